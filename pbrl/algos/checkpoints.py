@@ -1,0 +1,40 @@
+"""Checkpoint discovery and atomic final save, shared by all trainers."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+STEP_DIR = re.compile(r"^checkpoint-(\d+)$")
+COMPLETE_MARKER = "trainer_state.json"  # transformers' Trainer writes it last in a checkpoint
+
+
+def last_complete_checkpoint(checkpoints_dir: Path) -> Path | None:
+    """The newest checkpoint that finished writing; partial ones (killed mid-save) are removed."""
+    if not checkpoints_dir.exists():
+        return None
+    found = sorted(
+        (int(m.group(1)), p) for p in checkpoints_dir.iterdir() if (m := STEP_DIR.match(p.name)) and p.is_dir()
+    )
+    for _, path in reversed(found):
+        if (path / COMPLETE_MARKER).exists():
+            return path
+        shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
+def save_final(trainer_or_model, tokenizer, final_dir: Path) -> Path:
+    """Save the trained weights (adapter or full model) + tokenizer into `final_dir` atomically."""
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=".final-"))
+    model = getattr(trainer_or_model, "model", trainer_or_model)
+    model = getattr(model, "module", model)  # unwrap DDP
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if final_dir.exists():
+        shutil.rmtree(final_dir)
+    os.replace(tmp, final_dir)
+    return final_dir

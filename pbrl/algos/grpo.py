@@ -1,0 +1,80 @@
+"""GRPO, Dr. GRPO, DAPO (TRL's `GRPOTrainer`) and RLOO (TRL's `RLOOTrainer`).
+
+The variants differ only in TRL arguments (`loss_type`, `scale_rewards`, `beta`, `epsilon_high`...),
+which the `algo/*.yaml` presets set under `args:`; this module just wires them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pbrl.algos.callbacks import MetricsCallback, truncate_metrics
+from pbrl.algos.checkpoints import last_complete_checkpoint, save_final
+
+
+def config_class(trainer: str):
+    from trl import GRPOConfig, RLOOConfig
+
+    return RLOOConfig if trainer == "rloo" else GRPOConfig
+
+
+def trainer_class(trainer: str):
+    from trl import GRPOTrainer, RLOOTrainer
+
+    return RLOOTrainer if trainer == "rloo" else GRPOTrainer
+
+
+def build_config(algo_cfg, output_dir: Path, seed: int, device: str, reward_weights: list[float]):
+    config_cls = config_class(algo_cfg.trainer)
+    cuda = device == "cuda"
+    kwargs = dict(
+        output_dir=str(output_dir),
+        max_steps=algo_cfg.max_steps,
+        learning_rate=algo_cfg.learning_rate,
+        per_device_train_batch_size=algo_cfg.per_device_batch_size,
+        gradient_accumulation_steps=algo_cfg.gradient_accumulation_steps,
+        num_generations=algo_cfg.num_generations,
+        max_completion_length=algo_cfg.max_completion_length,
+        temperature=algo_cfg.temperature,
+        beta=algo_cfg.beta,
+        save_steps=algo_cfg.save_steps,
+        save_strategy="steps",
+        logging_steps=algo_cfg.logging_steps,
+        seed=seed,
+        data_seed=seed,
+        reward_weights=reward_weights,
+        report_to="none",  # pbrl's tracker logs (W&B run naming, offline mode, secrets)
+        use_cpu=not cuda,
+        bf16=cuda,
+        save_only_model=False,
+        disable_tqdm=False,
+    )
+    kwargs.update(dict(algo_cfg.args or {}))
+    return config_cls(**kwargs)
+
+
+def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:
+    device = policy.model.device.type
+    checkpoints = run_dir / "checkpoints"
+    config = build_config(algo_cfg, checkpoints, seed, device, list(reward_set.weights))
+    trainer_cls = trainer_class(algo_cfg.trainer)
+    trainer = trainer_cls(
+        model=policy.model,
+        reward_funcs=list(reward_set.funcs),
+        args=config,
+        train_dataset=train_dataset,
+        processing_class=policy.tokenizer,
+        peft_config=policy.peft_config,
+    )
+    metrics_path = run_dir / "metrics.jsonl"
+    trainer.add_callback(MetricsCallback(metrics_path, tracker, reward_set, trainer.accelerator.is_main_process))
+    resume = last_complete_checkpoint(checkpoints)
+    if trainer.accelerator.is_main_process:
+        truncate_metrics(metrics_path, int(resume.name.split("-")[1]) if resume else 0)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    final = checkpoints / "final"
+    if trainer.accelerator.is_main_process:
+        save_final(trainer, policy.tokenizer, final)
+    trainer.accelerator.wait_for_everyone()
+    policy.model = trainer.model
+    return final

@@ -1,0 +1,516 @@
+"""Critic-based PPO for RLHF-style training with pbrl's reward callables (Ziegler et al. 2019;
+Ouyang et al. 2022; the N+ implementation details of Huang et al. 2024).
+
+Why our own: TRL removed `PPOTrainer` in 1.13, and it only ever scored completions with a
+sequence-classification reward model, never with `reward(prompts, completions, **columns)` callables.
+This module is the classic algorithm, compact; it reuses `model.generate` for rollouts, TRL's
+`selective_log_softmax`, transformers' `get_scheduler`, and PEFT's `disable_adapter` for the reference.
+
+Design
+- Value model: a linear head on the policy's last hidden state (shared backbone, as TRL's former
+  `AutoModelForCausalLMWithValueHead`). One forward gives logits and values; the value loss (scaled
+  by `vf_coef`) also trains the policy's trainable weights. The head is zero-initialised (V = 0).
+- Reference policy: with LoRA, the same model with its adapter disabled (no extra memory); with full
+  fine-tuning, a frozen copy taken before training. Only used when `kl_coef > 0`.
+- Per-token reward: `-kl_coef * (log pi - log pi_ref)` on every completion token, plus the
+  completion's total reward (`reward_set.total`) on its last token. Advantages by GAE(gamma, lam)
+  over completion tokens (terminal after the last one), returns = advantages + old values,
+  advantages whitened over the batch's tokens (`whiten_advantages`).
+- Loss per mini-batch: clipped surrogate `max(-A r, -A clip(r, 1 +- cliprange))` plus
+  `vf_coef * 0.5 * max((V - R)^2, (V_clip - R)^2)`, both token-level means over the mini-batch.
+- A completion whose total reward is None (no component could score it) is left out of the update
+  and counted in `reward/none`; it is never scored 0.
+
+Batch semantics: one training step = one rollout of `per_device_batch_size * gradient_accumulation_steps`
+prompts with one sampled completion each (the same number of completions per step as a GRPO step with
+the same settings; GRPO's `num_generations` groups are not used, the critic is PPO's baseline), then
+`ppo_epochs` passes over the rollout in shuffled mini-batches of `mini_batch_size` completions (one
+optimizer update each; default: the whole rollout), each forwarded in micro-batches of
+`per_device_batch_size`. `max_steps`, `save_steps`, `logging_steps` and the learning-rate schedule
+count these steps. Prompts are drawn in a seeded random order, epoch after epoch over the dataset.
+
+Determinism: the data order and the torch RNG are functions of (seed, step), and checkpoints hold the
+weights, value head, optimizer, scheduler and Python/NumPy RNG states, so a run killed and resumed
+from `checkpoints/checkpoint-N` ends with the same metrics as one that was never interrupted (CPU).
+Single process only: under `torchrun`/`accelerate launch` with several processes it refuses to start.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Optional
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from pbrl.algos.callbacks import metrics_row, truncate_metrics
+from pbrl.algos.checkpoints import COMPLETE_MARKER, last_complete_checkpoint, save_final
+from pbrl.rundir import append_jsonl, atomic_write_json, read_json
+
+VALUE_HEAD_FILE = "value_head.safetensors"
+OPTIMIZER_FILE = "optimizer.pt"
+RNG_FILE = "rng_state.pth"
+
+
+@dataclass
+class PPOConfig:
+    """PPO settings. The first group comes from the shared `algo` node (AlgoConfig); `algo.args`
+    may override any field. Defaults of the PPO group follow TRL's former PPOConfig."""
+
+    # from the algo node
+    max_steps: int = 20
+    learning_rate: float = 1e-5
+    per_device_batch_size: int = 8  # micro-batch (memory); rollout = this * gradient_accumulation_steps
+    gradient_accumulation_steps: int = 1
+    max_completion_length: int = 128
+    temperature: float = 1.0
+    kl_coef: float = 0.05  # algo.beta
+    save_steps: int = 10
+    logging_steps: int = 1
+    # PPO
+    gamma: float = 1.0
+    lam: float = 0.95
+    cliprange: float = 0.2
+    cliprange_value: float = 0.2
+    vf_coef: float = 0.1
+    ppo_epochs: int = 4
+    mini_batch_size: Optional[int] = None  # completions per optimizer update; None = the whole rollout
+    whiten_advantages: bool = True
+    value_learning_rate: Optional[float] = None  # value head; None = learning_rate
+    max_grad_norm: float = 1.0
+    weight_decay: float = 0.0
+    lr_scheduler_type: str = "linear"
+    warmup_steps: int = 0
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = no top-k filtering: sample from the policy the loss assumes
+
+    def __post_init__(self):
+        positive = ("max_steps", "per_device_batch_size", "gradient_accumulation_steps", "max_completion_length",
+                    "save_steps", "logging_steps", "ppo_epochs")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"algo ppo: {name}={getattr(self, name)} must be >= 1")
+        if self.temperature <= 0:
+            raise ValueError(f"algo ppo: temperature={self.temperature} must be > 0 (PPO learns from sampled completions)")
+        for name in ("gamma", "lam", "top_p"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"algo ppo: {name}={getattr(self, name)} must be in [0, 1]")
+        for name in ("cliprange", "cliprange_value", "vf_coef", "kl_coef", "learning_rate"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"algo ppo: {name}={getattr(self, name)} must be >= 0")
+        if self.mini_batch_size is not None and self.mini_batch_size < 1:
+            raise ValueError(f"algo ppo: mini_batch_size={self.mini_batch_size} must be >= 1 or null (whole rollout)")
+
+    @property
+    def rollout_size(self) -> int:
+        return self.per_device_batch_size * self.gradient_accumulation_steps
+
+
+def config_class(trainer: str):
+    return PPOConfig
+
+
+def build_config(algo_cfg) -> PPOConfig:
+    kwargs = dict(
+        max_steps=algo_cfg.max_steps,
+        learning_rate=algo_cfg.learning_rate,
+        per_device_batch_size=algo_cfg.per_device_batch_size,
+        gradient_accumulation_steps=algo_cfg.gradient_accumulation_steps,
+        max_completion_length=algo_cfg.max_completion_length,
+        temperature=algo_cfg.temperature,
+        kl_coef=algo_cfg.beta,
+        save_steps=algo_cfg.save_steps,
+        logging_steps=algo_cfg.logging_steps,
+    )
+    kwargs.update(dict(algo_cfg.args or {}))
+    return PPOConfig(**kwargs)
+
+
+# ---------------------------------------------------------------- PPO math (pure functions)
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum() / mask.sum().clamp(min=1)
+
+
+def masked_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Zero mean, unit (population) variance over the masked entries; masked-out entries become 0."""
+    mean = masked_mean(values, mask)
+    var = masked_mean((values - mean) ** 2, mask)
+    return (values - mean) * torch.rsqrt(var + eps) * mask
+
+
+def token_rewards(scores: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor | None,
+                  mask: torch.Tensor, kl_coef: float) -> torch.Tensor:
+    """Per-token rewards: -kl_coef * (log pi - log pi_ref) everywhere, + score on the last real token."""
+    rewards = torch.zeros_like(logprobs)
+    if ref_logprobs is not None and kl_coef > 0:
+        rewards = -kl_coef * (logprobs - ref_logprobs)
+    last = mask.sum(dim=1).long() - 1  # masks are a prefix of ones
+    rewards[torch.arange(len(scores)), last] += scores
+    return rewards * mask
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float):
+    """Generalized advantage estimation over (batch, tokens); the episode ends after the last token
+    of each row's mask (a prefix of ones). Returns (advantages, returns), zero outside the mask."""
+    rewards, values = rewards * mask, values * mask  # so the step past the end bootstraps from 0
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in reversed(range(rewards.shape[1])):
+        next_value = values[:, t + 1] if t + 1 < rewards.shape[1] else torch.zeros_like(running)
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        running = delta + gamma * lam * running
+        advantages[:, t] = running
+    advantages = advantages * mask
+    return advantages, (advantages + values) * mask
+
+
+def policy_loss_terms(logprobs, old_logprobs, advantages, cliprange: float):
+    """Per-token clipped surrogate loss and whether the clip was active."""
+    ratio = torch.exp(logprobs - old_logprobs)
+    unclipped = -advantages * ratio
+    clipped = -advantages * torch.clamp(ratio, 1 - cliprange, 1 + cliprange)
+    return torch.max(unclipped, clipped), (clipped > unclipped).float()
+
+
+def value_loss_terms(values, old_values, returns, cliprange_value: float):
+    """Per-token clipped value loss 0.5 * max((V - R)^2, (V_clip - R)^2)."""
+    clipped_values = old_values + torch.clamp(values - old_values, -cliprange_value, cliprange_value)
+    return 0.5 * torch.max((values - returns) ** 2, (clipped_values - returns) ** 2)
+
+
+# ---------------------------------------------------------------- rollout and forward passes
+
+
+class ValueHead(torch.nn.Module):
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.linear = torch.nn.Linear(hidden_size, 1)
+        torch.nn.init.zeros_(self.linear.weight)
+        torch.nn.init.zeros_(self.linear.bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.linear(hidden.float()).squeeze(-1)
+
+
+def prompt_order(num_rows: int, seed: int, epoch: int) -> list[int]:
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(num_rows, generator=generator).tolist()
+
+
+def step_indices(num_rows: int, rollout_size: int, step: int, seed: int) -> list[int]:
+    """Row indices for training step `step` (1-based): consecutive slices of per-epoch permutations."""
+    start = (step - 1) * rollout_size
+    orders: dict[int, list[int]] = {}
+    indices = []
+    for position in range(start, start + rollout_size):
+        epoch = position // num_rows
+        if epoch not in orders:
+            orders[epoch] = prompt_order(num_rows, seed, epoch)
+        indices.append(orders[epoch][position % num_rows])
+    return indices
+
+
+def collate(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int):
+    """Left-pad prompts, right-pad completions: returns input_ids, attention_mask, completion mask, P."""
+    n = len(prompt_ids)
+    P = max(len(p) for p in prompt_ids)
+    T = max(len(c) for c in completion_ids)
+    input_ids = torch.full((n, P + T), pad_id, dtype=torch.long)
+    attention = torch.zeros((n, P + T), dtype=torch.long)
+    for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
+        input_ids[i, P - len(p) : P] = torch.tensor(p)
+        input_ids[i, P : P + len(c)] = torch.tensor(c)
+        attention[i, P - len(p) : P + len(c)] = 1
+    return input_ids, attention, attention[:, P:].float(), P
+
+
+def forward_tokens(model, head, input_ids, attention_mask, prompt_len: int, temperature: float):
+    """Log-probs of the completion tokens (at the sampling temperature) and, with a head, values."""
+    from trl.trainer.utils import selective_log_softmax
+
+    device = next(model.parameters()).device
+    input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # what generate used under left padding
+    completion_len = input_ids.shape[1] - prompt_len
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False,
+                output_hidden_states=head is not None, logits_to_keep=completion_len + 1)
+    logits = out.logits[:, :-1].float() / temperature
+    logprobs = selective_log_softmax(logits, input_ids[:, prompt_len:])
+    values = head(out.hidden_states[-1][:, prompt_len - 1 : -1]) if head is not None else None
+    return logprobs, values
+
+
+def completion_lengths(completions: torch.Tensor, eos_ids: set[int]) -> list[int]:
+    """Tokens up to and including the first end-of-sequence token (all of them if none)."""
+    lengths = []
+    for row in completions.tolist():
+        end = next((i for i, tok in enumerate(row) if tok in eos_ids), None)
+        lengths.append(len(row) if end is None else end + 1)
+    return lengths
+
+
+@torch.no_grad()
+def sample(model, tokenizer, prompt_ids: list[list[int]], cfg: PPOConfig, eos_ids: set[int]) -> list[list[int]]:
+    from transformers import GenerationConfig
+
+    generation_config = GenerationConfig(
+        do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
+        max_new_tokens=cfg.max_completion_length, pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(eos_ids),
+    )
+    device = next(model.parameters()).device
+    completions: list[list[int]] = []
+    for start in range(0, len(prompt_ids), cfg.per_device_batch_size):
+        chunk = prompt_ids[start : start + cfg.per_device_batch_size]
+        input_ids, attention, _, P = collate(chunk, [[]] * len(chunk), tokenizer.pad_token_id)
+        out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
+                             generation_config=generation_config)
+        generated = out[:, P:].cpu()
+        for row, length in zip(generated.tolist(), completion_lengths(generated, eos_ids)):
+            completions.append(row[:length])
+    return completions
+
+
+# ---------------------------------------------------------------- the trainer
+
+
+class PPOTrainer:
+    def __init__(self, policy, reward_set, cfg: PPOConfig, seed: int):
+        self.cfg = cfg
+        self.seed = seed
+        self.reward_set = reward_set
+        self.tokenizer = policy.tokenizer
+        model = policy.model
+        torch.manual_seed(seed)
+        if policy.peft_config is not None:
+            from peft import get_peft_model
+
+            if getattr(model, "is_gradient_checkpointing", False):
+                model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input
+            self.ref_model = None  # the adapter-disabled model is the reference
+            model = get_peft_model(model, policy.peft_config)
+        else:
+            self.ref_model = copy.deepcopy(model).eval().requires_grad_(False) if cfg.kl_coef > 0 else None
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.head = ValueHead(model.config.hidden_size).to(self.device)
+        self.eos_ids = self._eos_ids(model, self.tokenizer)
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": params, "lr": cfg.learning_rate},
+             {"params": self.head.parameters(), "lr": cfg.value_learning_rate or cfg.learning_rate}],
+            weight_decay=cfg.weight_decay,
+        )
+        from transformers import get_scheduler
+
+        self.scheduler = get_scheduler(cfg.lr_scheduler_type, self.optimizer, num_warmup_steps=cfg.warmup_steps,
+                                       num_training_steps=cfg.max_steps)
+
+    @staticmethod
+    def _eos_ids(model, tokenizer) -> set[int]:
+        eos = model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, (list, tuple)) else [eos]
+        ids = {int(e) for e in eos if e is not None}
+        if tokenizer.eos_token_id is not None:
+            ids.add(int(tokenizer.eos_token_id))
+        return ids
+
+    # -- checkpoints
+
+    def save_checkpoint(self, checkpoints: Path, step: int) -> Path:
+        from safetensors.torch import save_file
+
+        path = checkpoints / f"checkpoint-{step}"
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        self.model.save_pretrained(path, max_shard_size="1000GB")  # one file, so resume finds it
+        self.tokenizer.save_pretrained(path)
+        save_file(self.head.state_dict(), path / VALUE_HEAD_FILE)
+        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
+                   path / OPTIMIZER_FILE)
+        torch.save({"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+                   path / RNG_FILE)
+        atomic_write_json(path / COMPLETE_MARKER, {"global_step": step, "max_steps": self.cfg.max_steps,
+                                                   "trainer": "pbrl.algos.ppo", "seed": self.seed})
+        return path
+
+    def load_checkpoint(self, path: Path) -> int:
+        from safetensors.torch import load_file
+
+        if (path / "adapter_model.safetensors").exists():
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.model, load_file(path / "adapter_model.safetensors"))
+        else:
+            state = load_file(path / "model.safetensors")
+            missing, unexpected = self.model.load_state_dict(state, strict=False)
+            tied = set(getattr(self.model, "all_tied_weights_keys", None) or {}) | {"lm_head.weight"}
+            if unexpected or set(missing) - tied:
+                raise ValueError(f"checkpoint {path} does not match the policy (missing {missing}, unexpected "
+                                 f"{unexpected}); delete it or use the policy it was trained with")
+        self.head.load_state_dict(load_file(path / VALUE_HEAD_FILE))
+        state = torch.load(path / OPTIMIZER_FILE, weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        rng = torch.load(path / RNG_FILE, weights_only=False)
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        return int(read_json(path / COMPLETE_MARKER)["global_step"])
+
+    # -- one step
+
+    def prompt_ids(self, prompts) -> list[list[int]]:
+        from pbrl.generation import render_prompt
+
+        texts = [render_prompt(self.tokenizer, p) for p in prompts]
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+    def step(self, rows: dict) -> dict:
+        cfg = self.cfg
+        prompts = rows["prompt"]
+        columns = {k: v for k, v in rows.items() if k != "prompt"}
+        prompt_ids = self.prompt_ids(prompts)
+        self.model.eval()
+        completion_ids = sample(self.model, self.tokenizer, prompt_ids, cfg, self.eos_ids)
+        texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
+        conversational = not isinstance(prompts[0], str)
+        completions = [[{"role": "assistant", "content": t}] if conversational else t for t in texts]
+        totals, per_component = self.reward_set.total(prompts, completions, **columns)
+
+        logs: dict = {"reward/none": float(sum(t is None for t in totals))}
+        scored = [t for t in totals if t is not None]
+        logs.update(_mean_std("reward", scored))
+        for name, values in per_component.items():
+            logs.update(_mean_std(f"rewards/{name}", [v for v in values if v is not None]))
+        logs["completions/mean_length"] = float(np.mean([len(c) for c in completion_ids]))
+        keep = [i for i, t in enumerate(totals) if t is not None]
+        logs["learning_rate"] = self.scheduler.get_last_lr()[0]
+        if keep:
+            logs.update(self.update([prompt_ids[i] for i in keep], [completion_ids[i] for i in keep],
+                                    torch.tensor([totals[i] for i in keep], dtype=torch.float32)))
+        self.scheduler.step()
+        return logs
+
+    def update(self, prompt_ids, completion_ids, scores: torch.Tensor) -> dict:
+        cfg = self.cfg
+        n = len(prompt_ids)
+        micro = cfg.per_device_batch_size
+        pad = self.tokenizer.pad_token_id
+        _, _, mask, _ = collate(prompt_ids, completion_ids, pad)
+        T = mask.shape[1]
+        old_logprobs, old_values, ref_logprobs = (torch.zeros(n, T) for _ in range(3))
+        with torch.no_grad():
+            for start in range(0, n, micro):
+                idx = slice(start, start + micro)
+                ids, att, m, P = collate(prompt_ids[idx], completion_ids[idx], pad)
+                t = m.shape[1]
+                lp, v = forward_tokens(self.model, self.head, ids, att, P, cfg.temperature)
+                old_logprobs[idx, :t], old_values[idx, :t] = lp.cpu(), v.cpu()
+                if cfg.kl_coef > 0:
+                    ref_logprobs[idx, :t] = self.ref_forward(ids, att, P)
+        ref = ref_logprobs if cfg.kl_coef > 0 else None
+        rewards = token_rewards(scores, old_logprobs, ref, mask, cfg.kl_coef)
+        advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
+        if cfg.whiten_advantages:
+            advantages = masked_whiten(advantages, mask)
+
+        self.model.train()
+        mini = cfg.mini_batch_size or n
+        sums = {"policy_loss": 0.0, "value_loss": 0.0, "loss": 0.0, "clipfrac": 0.0, "grad_norm": 0.0}
+        updates = 0
+        for _ in range(cfg.ppo_epochs):
+            order = torch.randperm(n).tolist()  # global RNG, reseeded every step
+            for mb_start in range(0, n, mini):
+                batch = order[mb_start : mb_start + mini]
+                tokens = mask[batch].sum()
+                stats = {"policy_loss": 0.0, "value_loss": 0.0, "clipfrac": 0.0}
+                self.optimizer.zero_grad(set_to_none=True)
+                for start in range(0, len(batch), micro):
+                    rows = batch[start : start + micro]
+                    ids, att, m, P = collate([prompt_ids[i] for i in rows], [completion_ids[i] for i in rows], pad)
+                    t = m.shape[1]
+                    lp, v = forward_tokens(self.model, self.head, ids, att, P, cfg.temperature)
+                    m = m.to(lp.device)
+                    pg, clipped = policy_loss_terms(lp, old_logprobs[rows, :t].to(lp.device),
+                                                    advantages[rows, :t].to(lp.device), cfg.cliprange)
+                    vf = value_loss_terms(v, old_values[rows, :t].to(v.device), returns[rows, :t].to(v.device),
+                                          cfg.cliprange_value)
+                    # sums over tokens / the mini-batch's token count = token mean over the mini-batch
+                    pg_sum, vf_sum = (pg * m).sum() / tokens, (vf * m).sum() / tokens
+                    (pg_sum + cfg.vf_coef * vf_sum).backward()
+                    stats["policy_loss"] += pg_sum.item()
+                    stats["value_loss"] += vf_sum.item()
+                    stats["clipfrac"] += ((clipped * m).sum() / tokens).item()
+                grad_norm = torch.nn.utils.clip_grad_norm_(
+                    [p for group in self.optimizer.param_groups for p in group["params"]], cfg.max_grad_norm)
+                self.optimizer.step()
+                updates += 1
+                for key in ("policy_loss", "value_loss", "clipfrac"):
+                    sums[key] += stats[key]
+                sums["loss"] += stats["policy_loss"] + cfg.vf_coef * stats["value_loss"]
+                sums["grad_norm"] += float(grad_norm)
+        self.optimizer.zero_grad(set_to_none=True)
+        logs = {k: v / updates for k, v in sums.items()}
+        if cfg.kl_coef > 0:
+            logs["kl"] = float(masked_mean(old_logprobs - ref_logprobs, mask))
+        logs["value/mean"] = float(masked_mean(old_values, mask))
+        return logs
+
+    @torch.no_grad()
+    def ref_forward(self, ids, att, P) -> torch.Tensor:
+        if self.ref_model is not None:
+            return forward_tokens(self.ref_model, None, ids, att, P, self.cfg.temperature)[0].cpu()
+        with self.model.disable_adapter():
+            return forward_tokens(self.model, None, ids, att, P, self.cfg.temperature)[0].cpu()
+
+
+def _mean_std(prefix: str, values: list[float]) -> dict:
+    if not values:
+        return {f"{prefix}/mean": None, f"{prefix}/std": None}
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0  # sample std, as TRL logs it
+    return {f"{prefix}/mean": float(np.mean(values)), f"{prefix}/std": std}
+
+
+def _step_seed(seed: int, step: int) -> int:
+    return (seed * 1_000_003 + step) % (2**63)
+
+
+def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError("algo ppo runs in a single process; launch it without torchrun/accelerate (WORLD_SIZE=1)")
+    cfg = build_config(algo_cfg)
+    if "prompt" not in train_dataset.column_names:
+        raise ValueError(f"algo ppo: the training dataset has no 'prompt' column (columns: {train_dataset.column_names})")
+    trainer = PPOTrainer(policy, reward_set, cfg, seed)
+    checkpoints = run_dir / "checkpoints"
+    metrics_path = run_dir / "metrics.jsonl"
+    resume = last_complete_checkpoint(checkpoints)
+    start = trainer.load_checkpoint(resume) if resume else 0
+    truncate_metrics(metrics_path, start)
+    reward_set.pop_stats()  # counts from before this run (e.g. a reward warm-up) are not step 1's
+    for step in tqdm(range(start + 1, cfg.max_steps + 1), desc="ppo", unit="step", initial=start, total=cfg.max_steps):
+        began = time.perf_counter()
+        torch.manual_seed(_step_seed(seed, step))
+        rows = train_dataset[step_indices(len(train_dataset), cfg.rollout_size, step, seed)]
+        logs = trainer.step(rows)
+        stats = reward_set.pop_stats()
+        if step % cfg.logging_steps == 0:
+            row = metrics_row(step, logs, stats, time.perf_counter() - began)
+            append_jsonl(metrics_path, row)
+            tracker.log(row, step=step)
+        if step % cfg.save_steps == 0:
+            trainer.save_checkpoint(checkpoints, step)
+    final = save_final(SimpleNamespace(model=trainer.model), policy.tokenizer, checkpoints / "final")
+    policy.model = trainer.model
+    return final

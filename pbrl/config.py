@@ -1,0 +1,231 @@
+"""Typed schema of every config group, registered in Hydra's ConfigStore, plus start-up checks.
+
+Each group's YAML files merge into one of these dataclasses, so a typo'd key or a wrong type fails
+at composition. Group-specific free-form parts (reward components, TRL arguments) are checked
+against the signature of what they configure by `check_config`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+GROUPS = ("policy", "pivot", "reward", "langs", "algo", "data", "eval", "logger")
+
+
+@dataclass
+class LoraConfig:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: List[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+@dataclass
+class PolicyConfig:
+    name: str = MISSING
+    model: str = MISSING  # hub id, local folder, or pbrl:<name> from the model store
+    revision: Optional[str] = None
+    dtype: str = "auto"  # auto = bfloat16 on CUDA, float32 on CPU
+    lora: Optional[LoraConfig] = None  # null = full fine-tuning
+    gradient_checkpointing: bool = False
+    attn_implementation: Optional[str] = None
+    chat_template: Optional[str] = None  # a Jinja template overriding the tokenizer's
+
+
+@dataclass
+class PivotConfig:
+    name: str = MISSING
+    kind: str = "gold"  # gold | self | model
+    model: Optional[str] = None
+    num_samples: int = 1
+    temperature: float = 0.0
+    max_new_tokens: int = 256
+    batch_size: int = 16
+    backend: str = "transformers"  # transformers | vllm
+
+
+@dataclass
+class RewardConfig:
+    name: str = MISSING
+    components: Dict[str, Any] = MISSING  # name -> {_target_: class, **params}
+    weights: Dict[str, float] = field(default_factory=dict)
+    gates: Dict[str, str] = field(default_factory=dict)  # component -> component gating it
+    gate_threshold: float = 0.5
+
+
+@dataclass
+class LangsConfig:
+    name: str = MISSING
+    train: List[str] = MISSING
+    eval: List[str] = MISSING
+
+
+@dataclass
+class AlgoConfig:
+    name: str = MISSING
+    trainer: str = MISSING  # grpo | rloo | ppo | sft
+    max_steps: int = 20
+    learning_rate: float = 1e-5
+    per_device_batch_size: int = 8  # completions per device per step
+    gradient_accumulation_steps: int = 1
+    num_generations: int = 4
+    max_completion_length: int = 128
+    temperature: float = 1.0
+    beta: float = 0.0  # KL coefficient to the reference policy
+    save_steps: int = 10
+    logging_steps: int = 1
+    args: Dict[str, Any] = field(default_factory=dict)  # passed to the TRL/pbrl trainer config as is
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING
+    train_dataset: str = MISSING
+    eval_dataset: str = MISSING
+    train_size: int = 32
+    eval_size: int = 16
+    train_source: str = "parallel"  # parallel | translate
+    translator: Optional[Dict[str, Any]] = None
+    few_shot: int = 0
+    split_seed: int = 0
+    hub_ids: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class EvalConfig:
+    name: str = MISSING
+    before: bool = True
+    after: bool = True
+    max_new_tokens: int = 256
+    batch_size: int = 16
+    few_shot: int = 0
+
+
+@dataclass
+class LoggerConfig:
+    name: str = MISSING
+    backend: str = "none"  # none | wandb
+    project: str = "pbrl"
+    entity: Optional[str] = None
+    group: Optional[str] = None
+    job_type: str = "train"
+    tags: List[str] = field(default_factory=list)
+    mode: str = "auto"  # auto (online if an API key is set, else offline) | online | offline | disabled
+
+
+@dataclass
+class PathsConfig:
+    runs: str = "runs"
+    data_root: Optional[str] = None
+    cache: str = "~/.cache/pbrl"
+
+
+@dataclass
+class PbrlConfig:
+    policy: PolicyConfig = MISSING
+    pivot: PivotConfig = MISSING
+    reward: RewardConfig = MISSING
+    langs: LangsConfig = MISSING
+    algo: AlgoConfig = MISSING
+    data: DataConfig = MISSING
+    eval: EvalConfig = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    name: str = "default"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    threads: Optional[int] = None  # torch CPU threads; null = torch's default
+
+
+def register_configs() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="pbrl_schema", node=PbrlConfig)
+    if not OmegaConf.has_resolver("pbrl_run_id"):
+        OmegaConf.register_new_resolver("pbrl_run_id", run_id)
+
+
+def run_id(override_dirname: str) -> str:
+    """The run folder's name: the overrides that define the run, so a requeued job finds its work."""
+    if not override_dirname:
+        return "default"
+    name = override_dirname.replace("/", "_").replace(" ", "")
+    if len(name) > 120:  # file systems cap names at 255 bytes; keep it readable and unique
+        digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+        name = f"{name[:100]}-{digest}"
+    return name
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+class ConfigError(ValueError):
+    """A bad config value, with a one-line message naming it and what is allowed."""
+
+
+def unknown_key_message(key: str, allowed, where: str | None = None) -> str:
+    leaf = key.rsplit(".", 1)[-1]
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(leaf, allowed, n=3)
+    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    listing = ", ".join(allowed) if len(allowed) <= 15 or not where else f"the fields of {where}"
+    return f"unknown config key '{key}'{hint}; allowed: {listing}"
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Fail fast on `group=option` overrides naming an option that has no YAML file."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    for ov in parsed:
+        key = ov.key_or_group
+        if key not in GROUPS and key != "experiment":
+            continue
+        options = group_options(key)
+        values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
+        for value in values:
+            if value not in options and value != "null":
+                raise ConfigError(f"unknown option {key}={value}; choose one of: {', '.join(options)}")
+
+
+def compose_config(overrides: list[str] | None = None):
+    """Compose conf/config.yaml with overrides outside of `@hydra.main` (CLIs and tests)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    overrides = list(overrides or [])
+    check_overrides(overrides)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def check_config(cfg) -> None:
+    """Checks Hydra's schema cannot express: language codes, free-form reward and trainer args."""
+    from pbrl.languages import check_languages
+
+    check_languages(cfg.langs.train)
+    check_languages(cfg.langs.eval)
+    if cfg.algo.trainer not in ("grpo", "rloo", "ppo", "sft"):
+        raise ConfigError(f"unknown algo.trainer '{cfg.algo.trainer}'; choose one of: grpo, rloo, ppo, sft")
+    if cfg.pivot.kind not in ("gold", "self", "model"):
+        raise ConfigError(f"unknown pivot.kind '{cfg.pivot.kind}'; choose one of: gold, self, model")
+    if cfg.pivot.kind == "model" and not cfg.pivot.model:
+        raise ConfigError("pivot.kind=model needs pivot.model (a hub id or local folder)")
+    if cfg.logger.backend not in ("none", "wandb"):
+        raise ConfigError(f"unknown logger.backend '{cfg.logger.backend}'; choose one of: none, wandb")
+    from pbrl.algos import check_trainer_args
+    from pbrl.rewards import validate_reward_config
+
+    check_trainer_args(cfg.algo)
+    validate_reward_config(cfg.reward)

@@ -1,0 +1,221 @@
+"""The PB-RLSVR pipeline: data → pivot references → reward → train → evaluate → report.
+
+Each stage is one function of its own module; this file only puts them in order. A stage whose
+output file already exists in the run directory is not redone, so a restarted or requeued run
+continues where it stopped (training itself resumes from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from pbrl.rundir import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+
+log = logging.getLogger("pbrl")
+
+
+class StageTimer:
+    """Runs a stage unless its output exists, and records how long each stage took."""
+
+    def __init__(self):
+        self.timings: dict[str, dict] = {}
+
+    def run(self, name: str, output: Path, compute, load):
+        if output.exists():
+            log.info("stage %-10s reusing %s", name, output.name)
+            self.timings[name] = {"seconds": 0.0, "reused": True}
+            return load(output)
+        log.info("stage %-10s running", name)
+        start = time.perf_counter()
+        result = compute()
+        self.timings[name] = {"seconds": round(time.perf_counter() - start, 2), "reused": False}
+        return result
+
+
+def versions() -> dict:
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    import pbrl
+
+    return {
+        "pbrl": pbrl.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+        "peft": peft.__version__,
+    }
+
+
+def training_rows(train_examples, references: list[dict]) -> list[dict]:
+    """Dataset rows for the trainers: one per (problem, language) whose reference was verified."""
+    from pbrl.data import build_prompt
+
+    by_id = {r["id"]: r for r in references}
+    rows = []
+    for ex in train_examples:
+        ref = by_id.get(ex.id)
+        if ref is None:
+            continue
+        rows.append(
+            {
+                "prompt": build_prompt(ex),
+                "id": ex.id,
+                "lang": ex.lang,
+                "question": ex.question,
+                "question_en": ex.question_en,
+                "answer": ex.answer,
+                "reference": ref["reference"],
+                "reference_answer": ref["reference_answer"],
+            }
+        )
+    return rows
+
+
+def english_problems(examples):
+    """One English example per problem id: what the pivot answers."""
+    from pbrl.data import Example
+
+    seen: dict[str, Example] = {}
+    for ex in examples:
+        if ex.id not in seen:
+            seen[ex.id] = Example(**{**asdict(ex), "lang": "en", "question": ex.question_en})
+    return list(seen.values())
+
+
+def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
+    import datasets
+    import torch
+    from accelerate import PartialState
+    from transformers import set_seed
+
+    from pbrl.algos import train
+    from pbrl.data import Example, load_splits
+    from pbrl.evaluation import evaluate
+    from pbrl.pivot import build_references
+    from pbrl.policy import load_policy, resolve_device
+    from pbrl.report import write_report
+    from pbrl.rewards import build_reward
+    from pbrl.tracking import make_tracker, redact
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = PartialState()  # one process, or one per GPU under accelerate launch / torchrun
+    main = state.is_main_process
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    set_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    cache = Path(cfg.paths.cache).expanduser()
+    config = redact(OmegaConf.to_container(cfg, resolve=True))
+    tracker = make_tracker(cfg.logger, run_dir, config, is_main_process=main)
+    stages = StageTimer()
+    wall_start = time.perf_counter()
+
+    def load_examples(path):
+        rows = read_jsonl(path)
+        split = {"train": [], "eval": []}
+        for row in rows:
+            split[row.pop("split")].append(Example(**row))
+        return split
+
+    def compute_examples():
+        split = load_splits(cfg.data, list(cfg.langs.train), list(cfg.langs.eval), cfg.paths.data_root)
+        if main:
+            rows = [{"split": name, **asdict(ex)} for name in ("train", "eval") for ex in split[name]]
+            atomic_write_jsonl(run_dir / "examples.jsonl", rows)
+        return split
+
+    try:
+        with state.main_process_first():
+            split = stages.run("data", run_dir / "examples.jsonl", compute_examples, load_examples)
+
+        def compute_references():
+            refs = build_references(
+                cfg.pivot, english_problems(split["train"]), cache / "pivot", device, self_model=cfg.policy.model
+            )
+            if main:
+                atomic_write_jsonl(run_dir / "references.jsonl", refs)
+            return refs
+
+        with state.main_process_first():
+            references = stages.run("pivot", run_dir / "references.jsonl", compute_references, read_jsonl)
+        rows = training_rows(split["train"], references)
+        log.info("training rows: %d (%d problems with a verified reference)", len(rows), len(references))
+        if not rows:
+            raise RuntimeError("no training rows: every pivot reference failed verification (see references.jsonl)")
+
+        reward_set = build_reward(cfg.reward)
+        policy = load_policy(cfg.policy, cache, device)
+
+        def evaluation(when: str):
+            path = run_dir / f"eval_{when}.json"
+            enabled = cfg.eval.before if when == "before" else cfg.eval.after
+            if not enabled or not main:
+                return read_json(path) if path.exists() else None
+
+            def compute():
+                result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}")
+                atomic_write_json(path, result)
+                return result
+
+            return stages.run(f"eval_{when}", path, compute, read_json)
+
+        before = evaluation("before")
+        state.wait_for_everyone()
+        final = run_dir / "checkpoints" / "final"
+
+        def compute_train():
+            dataset = datasets.Dataset.from_list(rows)
+            return train(policy, dataset, reward_set, cfg.algo, run_dir, tracker, cfg.seed)
+
+        trained = final.exists()
+        stages.run("train", final, compute_train, lambda p: p)
+        if trained:  # finished in an earlier invocation: evaluate the saved weights
+            policy = load_policy(cfg.policy, cache, device, adapter=final)
+        after = evaluation("after")
+        if not main:
+            return {}
+
+        metrics = read_jsonl(run_dir / "metrics.jsonl")
+        title = f"{cfg.name}: policy={cfg.policy.name} reward={cfg.reward.name} algo={cfg.algo.name} pivot={cfg.pivot.name}"
+        start = time.perf_counter()
+        table = write_report(run_dir, before, after, metrics, title)
+        stages.timings["report"] = {"seconds": round(time.perf_counter() - start, 2), "reused": False}
+        print(f"\n{title}\n{table}")
+        summary = {
+            "run_dir": str(run_dir),
+            "seed": cfg.seed,
+            "device": device,
+            "choices": {g: cfg[g].name for g in ("policy", "pivot", "reward", "langs", "algo", "data", "eval", "logger")},
+            "n_train_rows": len(rows),
+            "n_references": len(references),
+            "final_metrics": metrics[-1] if metrics else {},
+            "first_metrics": metrics[0] if metrics else {},
+            "eval": {"before": (before or {}).get("aggregate"), "after": (after or {}).get("aggregate")},
+            "stage_timings": stages.timings,
+            "wall_seconds": round(time.perf_counter() - wall_start, 2),
+            "versions": versions(),
+        }
+        atomic_write_json(run_dir / "summary.json", summary)
+        evals = read_json(run_dir / "eval.json")
+        tracker.log_table(
+            "eval/per_language",
+            ["lang", "when", "n", "accuracy", "fidelity"],
+            [[lang, when, m.get("n"), m.get("accuracy"), m.get("fidelity")]
+             for lang, by_when in evals["languages"].items() for when, m in by_when.items()],
+        )
+        tracker.log_image("report", run_dir / "report.png")
+        tracker.summary({"eval/after/" + k: v for k, v in ((after or {}).get("aggregate") or {}).items()})
+        return summary
+    finally:
+        tracker.finish()

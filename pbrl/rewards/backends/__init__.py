@@ -1,0 +1,1 @@
+"""Model backends the semantic rewards share: sentence embedders, translators, text caches."""

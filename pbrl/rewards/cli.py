@@ -1,0 +1,31 @@
+"""Shared bits of the reward CLIs (`score`, `validate`): argv splitting and batched scoring."""
+
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+BATCH = 64
+
+
+def split_argv(argv: list[str] | None, own_keys: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """Separate this CLI's own `key=value` arguments from the Hydra overrides."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    own, overrides = {}, []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key in own_keys:
+            own[key] = value
+        else:
+            overrides.append(arg)
+    return own, overrides
+
+
+def score_in_batches(func, completions: list[str], columns: dict[str, list], desc: str) -> list[float | None]:
+    """Call a reward (or `RewardSet.total`) on `BATCH` completions at a time, with a progress bar."""
+    out = []
+    for start in tqdm(range(0, len(completions), BATCH), desc=desc, leave=False):
+        end = start + BATCH
+        out.append(func(prompts=None, completions=completions[start:end], **{k: v[start:end] for k, v in columns.items()}))
+    return out

