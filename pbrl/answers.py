@@ -260,7 +260,7 @@ def extract_answer(text: str | None) -> str | None:
         normalized = normalize_answer(boxed)
         if to_number(normalized) is None:
             numbers = _numbers(boxed)
-            if len(numbers) == 1 and not re.search(r"\\frac|[/^_]", boxed):
+            if len(numbers) == 1 and not re.search(r"[-+*/^_=\\]", _strip_latex(boxed)):
                 normalized = normalize_answer(numbers[0].group())  # '18 \text{ dollars}'
         return normalized or None
     searchable = _PREFIXES.sub(lambda m: " " * len(m.group()), ascii_text)

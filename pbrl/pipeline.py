@@ -155,6 +155,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             raise RuntimeError("no training rows: every pivot reference failed verification (see references.jsonl)")
 
         reward_set = build_reward(cfg.reward)
+        reward_set.prepare([r["reference"] for r in references])
         policy = load_policy(cfg.policy, cache, device)
 
         def evaluation(when: str):

@@ -34,6 +34,7 @@ def save_final(trainer_or_model, tokenizer, final_dir: Path) -> Path:
     model = getattr(model, "module", model)  # unwrap DDP
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    os.chmod(tmp, 0o755)
     if final_dir.exists():
         shutil.rmtree(final_dir)
     os.replace(tmp, final_dir)

@@ -47,9 +47,9 @@ def available_languages(dataset: str, data_root: str | Path | None = None) -> li
     """Languages `dataset` has (in the data root's files when one is given)."""
     _check_dataset(dataset)
     if dataset == "demo":
-        from pbrl.data.demo import LANGUAGES as demo_languages
+        from pbrl.data.demo import DEMO_LANGUAGES
 
-        return sorted(demo_languages)
+        return sorted(DEMO_LANGUAGES)
     module = _MODULES[dataset]
     if data_root is None or dataset in ("gsm8k", "mmlu_prox"):
         return sorted(module.LANGUAGES)
@@ -172,7 +172,7 @@ def load_splits(
             train_examples = [e for lang in train_langs for e in pool[lang] if e.id in chosen]
         else:
             english = [e for e in pool["en"] if e.id in chosen]
-            translator = make_translator(_cfg(data_cfg, "translator"))
+            translator = make_translator(_cfg(data_cfg, "translator")) if set(train_langs) - {"en"} else None
             for lang in train_langs:
                 train_examples += translate_examples(english, lang, translator, cache_dir)
 

@@ -30,7 +30,7 @@ def choices_of(row: dict) -> list[str]:
 def row_to_example(row: dict, lang: str, question_en: str = "", solution_en: str = "") -> Example:
     """One MMLU-ProX hub row as an Example whose answer is the option letter."""
     answer = str(row.get("answer") or "").strip().upper()
-    if answer not in CHOICE_LETTERS and row.get("answer_index") is not None:
+    if (len(answer) != 1 or answer not in CHOICE_LETTERS) and row.get("answer_index") is not None:
         answer = CHOICE_LETTERS[int(row["answer_index"])]
     question = str(row["question"]).strip()
     return Example(

@@ -89,6 +89,7 @@ def build_tiny(cache_dir: str | os.PathLike | None = None, seed: int = 0) -> str
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a shared cache must be readable
         os.replace(tmp, target)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)

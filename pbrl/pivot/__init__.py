@@ -48,7 +48,9 @@ def english(examples: list[Example]) -> list[Example]:
 def gold_reference(example: Example) -> dict:
     """The dataset's worked solution as a reference; unverified when there is no solution or answer."""
     verified = bool(example.solution_en.strip()) and bool(example.answer)
-    text = f"{example.solution_en.strip()}\n{LANGUAGES['en'].answer_phrase} {example.answer}." if verified else ""
+    text = example.solution_en.strip()
+    if verified and LANGUAGES["en"].answer_phrase.casefold() not in text.casefold():
+        text += f"\n{LANGUAGES['en'].answer_phrase} {example.answer}."
     return {"id": example.id, "reference": text, "reference_answer": example.answer, "verified": verified, "source": "gold"}
 
 

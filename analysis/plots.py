@@ -1,0 +1,76 @@
+"""Figures for a sweep: reward curves over training and per-language accuracy bars (PNG)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; CI and cluster nodes have no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from analysis.collect import Run, labels  # noqa: E402
+
+TOTAL_REWARD = "reward/mean"
+
+
+def reward_components(runs: list[Run]) -> list[str]:
+    """Component names from `rewards/<name>/mean` keys of metrics.jsonl."""
+    names = {key.split("/")[1] for run in runs for row in run.metrics for key in row
+             if key.startswith("rewards/") and key.endswith("/mean")}
+    return sorted(names)
+
+
+def _series(run: Run, key: str) -> tuple[list[float], list[float]]:
+    points = [(row.get("step", i), row[key]) for i, row in enumerate(run.metrics)
+              if isinstance(row.get(key), (int, float)) and not math.isnan(row[key])]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def plot_reward_curves(runs: list[Run], path: Path) -> Path | None:
+    """Total reward per run, plus one panel per reward component; None when no run logged rewards."""
+    keys = [TOTAL_REWARD] + [f"rewards/{name}/mean" for name in reward_components(runs)]
+    keys = [k for k in keys if any(_series(run, k)[0] for run in runs)]
+    if not keys:
+        return None
+    names = labels(runs)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for run in runs:
+            steps, values = _series(run, key)
+            if steps:
+                ax.plot(steps, values, label=names[run.name], lw=1.6)
+        ax.set_title("total reward" if key == TOTAL_REWARD else key.split("/")[1])
+        ax.set_xlabel("optimizer step")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("mean reward")
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def plot_language_bars(frame: pd.DataFrame, path: Path, ylabel: str = "accuracy (%)") -> Path:
+    """Grouped bars: one group per language column of `frame` (runs × languages), one bar per run."""
+    langs = [c for c in frame.columns if c not in ("gap to en",) and not str(c).startswith("Δ")]
+    width = 0.8 / max(len(frame), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(langs) * max(1, len(frame)) ** 0.5 + 2), 3.8))
+    for i, (label, row) in enumerate(frame.iterrows()):
+        xs = [j + (i - (len(frame) - 1) / 2) * width for j in range(len(langs))]
+        ax.bar(xs, [row[lang] for lang in langs], width=width, label=str(label))
+    ax.set_xticks(range(len(langs)))
+    ax.set_xticklabels(langs, rotation=0 if len(langs) < 12 else 45)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2 if len(frame) > 4 else 1)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path

@@ -1,0 +1,98 @@
+"""SFT baseline (TRL's `SFTTrainer`): imitate the pivot's English reference for each question.
+
+Each training row (a question in its training language, `prompt` chat messages) becomes one
+conversational prompt-completion example whose completion is the row's `reference`:
+
+    {"prompt": [{"role": "user", "content": "Frage: ..."}],
+     "completion": [{"role": "assistant", "content": "Step-by-step: ... The answer is 8."}]}
+
+so the loss covers the completion tokens only (TRL's `completion_only_loss` default for this format).
+Rows without a reference are dropped (and counted in the log). SFT has no rewards: its metrics lines
+carry loss, grad_norm, learning_rate, token accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pbrl.algos.callbacks import MetricsCallback, truncate_metrics
+from pbrl.algos.checkpoints import last_complete_checkpoint, save_final
+
+log = logging.getLogger(__name__)
+
+
+def config_class(trainer: str):
+    from trl import SFTConfig
+
+    return SFTConfig
+
+
+def build_config(algo_cfg, output_dir: Path, seed: int, device: str):
+    from trl import SFTConfig
+
+    cuda = device == "cuda"
+    kwargs = dict(
+        output_dir=str(output_dir),
+        max_steps=algo_cfg.max_steps,
+        learning_rate=algo_cfg.learning_rate,
+        per_device_train_batch_size=algo_cfg.per_device_batch_size,
+        gradient_accumulation_steps=algo_cfg.gradient_accumulation_steps,
+        save_steps=algo_cfg.save_steps,
+        save_strategy="steps",
+        logging_steps=algo_cfg.logging_steps,
+        seed=seed,
+        data_seed=seed,
+        report_to="none",  # pbrl's tracker logs
+        use_cpu=not cuda,
+        bf16=cuda,
+        save_only_model=False,
+        disable_tqdm=False,
+    )
+    kwargs.update(dict(algo_cfg.args or {}))
+    return SFTConfig(**kwargs)
+
+
+def reference_examples(train_dataset):
+    """Prompt-completion examples (question -> pivot reference); rows without a reference are dropped."""
+    columns = train_dataset.column_names
+    for needed in ("prompt", "reference"):
+        if needed not in columns:
+            raise ValueError(f"algo sft needs a '{needed}' column in the training dataset (columns: {', '.join(columns)})")
+    kept = train_dataset.filter(lambda row: bool(row["reference"] and str(row["reference"]).strip()))
+    if len(kept) == 0:
+        raise ValueError("algo sft: no training row has a reference; run the pivot stage (pivot=gold|self|model) first")
+    if len(kept) < len(train_dataset):
+        log.warning("sft: %d of %d training rows have no reference and are skipped", len(train_dataset) - len(kept),
+                    len(train_dataset))
+    return kept.map(
+        lambda row: {"prompt": row["prompt"], "completion": [{"role": "assistant", "content": row["reference"]}]},
+        remove_columns=[c for c in columns if c != "prompt"],
+    )
+
+
+def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:
+    """Fine-tune on the references; `reward_set` is unused (SFT has no reward)."""
+    from trl import SFTTrainer
+
+    device = policy.model.device.type
+    checkpoints = run_dir / "checkpoints"
+    trainer = SFTTrainer(
+        model=policy.model,
+        args=build_config(algo_cfg, checkpoints, seed, device),
+        train_dataset=reference_examples(train_dataset),
+        processing_class=policy.tokenizer,
+        peft_config=policy.peft_config,
+    )
+    metrics_path = run_dir / "metrics.jsonl"
+    trainer.add_callback(MetricsCallback(metrics_path, tracker, None, trainer.accelerator.is_main_process))
+    resume = last_complete_checkpoint(checkpoints)
+    if trainer.accelerator.is_main_process:
+        truncate_metrics(metrics_path, int(resume.name.split("-")[1]) if resume else 0)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    final = checkpoints / "final"
+    if trainer.accelerator.is_main_process:
+        save_final(trainer, policy.tokenizer, final)
+    trainer.accelerator.wait_for_everyone()
+    policy.model = trainer.model
+    return final

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# CPU smoke version of each study on a SLURM cluster without GPUs (CI: .ci/slurm/start.sh first):
+# the tiny random policy, 2 optimizer steps, 2 problems per language, no W&B.
+#   bash sweeps/smoke.sh                  # every study
+#   bash sweeps/smoke.sh reward_type pivot
+# Runs land in ${PBRL_RUNS:-runs}/<study>_smoke/; needs PBRL_DATA_ROOT for MGSM.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+smoke=(policy=tiny eval=quick algo.max_steps=2 algo.save_steps=1 data.train_size=2 data.eval_size=2
+       logger=none "paths.runs=${PBRL_RUNS:-runs}" hydra/launcher=slurm_cpu)
+# Options that need GPUs, gated hub models or network are left out of the smoke runs.
+declare -A options=(
+  [reward_type]="reward=accuracy,embed,hybrid"
+  [algorithm]=""
+  [pivot]="pivot=gold,self"
+  [policy_scale]=""
+  [seen_unseen]=""
+)
+studies=("$@")
+((${#studies[@]})) || studies=(reward_type algorithm pivot policy_scale seen_unseen)
+python=${PYTHON:-python}
+for study in "${studies[@]}"; do
+  [[ -v "options[$study]" ]] || { echo "unknown study '$study'; choose from: ${!options[*]}" >&2; exit 2; }
+  echo "== $study (smoke)"
+  # shellcheck disable=SC2086  # options are space-separated overrides
+  "$python" -m pbrl.run -m -cd sweeps -cn "$study" "name=${study}_smoke" "${smoke[@]}" ${options[$study]}
+done

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The published benchmark files (PBRL_DATA_ROOT, default ../shared/data); skips when absent."""
+    root = Path(os.environ.get("PBRL_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
+    if not (root / "mgsm").is_dir():
+        pytest.skip(f"benchmark data not found at {root}; set PBRL_DATA_ROOT")
+    return root

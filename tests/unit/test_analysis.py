@@ -1,0 +1,208 @@
+"""analysis/ on synthetic run directories laid out as DESIGN.md's RUN DIRECTORY section says."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from analysis.collect import eval_from_wandb_summary, labels, load_sweep, load_wandb_group
+from analysis.report import main as report_main
+from analysis.tables import GAP, AVG, accuracy_table, delta_table, fidelity_table, to_latex, to_markdown
+
+# accuracy after training per run; "before" is 0.1 lower everywhere.
+ACCURACY = {
+    "reward=accuracy": {"en": 0.60, "de": 0.40, "sw": 0.20},
+    "reward=embed": {"en": 0.70, "de": 0.50, "sw": 0.40},
+}
+FIDELITY = {"reward=accuracy": 0.5, "reward=embed": 0.9}
+
+
+def write_run(run_dir: Path, overrides: list[str], accuracy: dict[str, float] | None, fidelity: float,
+              rewards: list[float]) -> None:
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    rows = [{"step": i + 1, "reward/mean": r, "rewards/accuracy/mean": r / 2, "loss": 0.1} for i, r in enumerate(rewards)]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if accuracy is None:
+        return  # a run that died before evaluation
+    languages = {
+        lang: {"before": {"n": 10, "accuracy": acc - 0.1, "fidelity": fidelity - 0.2},
+               "after": {"n": 10, "accuracy": acc, "fidelity": 1.0 if lang == "en" else fidelity}}
+        for lang, acc in accuracy.items()
+    }
+    (run_dir / "eval.json").write_text(json.dumps({"languages": languages, "aggregate": {}}))
+    (run_dir / "summary.json").write_text(json.dumps({"seed": 0, "wall_seconds": 12.5}))
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    """runs/ablation with two evaluated runs, one unfinished run, and submitit's hidden folder."""
+    root = tmp_path / "runs" / "ablation"
+    for name, acc in ACCURACY.items():
+        write_run(root / f"policy=tiny,{name}", ["policy=tiny", name, "hydra/launcher=slurm_cpu"], acc,
+                  FIDELITY[name], [0.1, 0.3, 0.5])
+    write_run(root / "policy=tiny,reward=mt", ["policy=tiny", "reward=mt"], None, 0.0, [0.2])
+    (root / ".submitit" / "12_0").mkdir(parents=True)
+    (root / "multirun.yaml").write_text("hydra: {}\n")
+    return root
+
+
+def test_load_sweep_finds_run_dirs_and_labels_them_by_what_differs(sweep):
+    runs = load_sweep(sweep)
+    assert [r.name for r in runs] == ["policy=tiny,reward=accuracy", "policy=tiny,reward=embed", "policy=tiny,reward=mt"]
+    assert sorted(labels(runs).values()) == ["reward=accuracy", "reward=embed", "reward=mt"]
+    assert runs[0].metrics[-1]["reward/mean"] == 0.5
+    assert runs[2].languages() == []
+
+
+def test_load_sweep_of_a_single_run_dir(sweep):
+    runs = load_sweep(sweep / "policy=tiny,reward=embed")
+    assert [r.name for r in runs] == ["policy=tiny,reward=embed"]
+
+
+def test_load_sweep_rejects_a_folder_without_runs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run directories"):
+        load_sweep(tmp_path)
+
+
+def test_stage_files_stand_in_for_a_missing_eval_json(sweep):
+    run_dir = sweep / "policy=tiny,reward=mt"
+    (run_dir / "eval_before.json").write_text(json.dumps({"languages": {"en": {"n": 4, "accuracy": 0.25}}}))
+    run = load_sweep(run_dir)[0]
+    assert run.value("en", "before", "accuracy") == 0.25
+    assert math.isnan(run.value("en", "after", "accuracy"))
+
+
+def test_accuracy_table_averages_gap_and_delta(sweep):
+    runs = [r for r in load_sweep(sweep) if r.languages()]
+    table = accuracy_table(runs, baseline="reward=accuracy")
+    assert list(table.columns) == ["en", "de", "sw", AVG, GAP, "Δ vs reward=accuracy"]
+    embed = table.loc["reward=embed"]
+    assert embed["en"] == pytest.approx(70.0)
+    assert embed[AVG] == pytest.approx(45.0)          # mean of de 50, sw 40
+    assert embed[GAP] == pytest.approx(25.0)          # en 70 - 45
+    assert embed["Δ vs reward=accuracy"] == pytest.approx(15.0)   # 45 - 30
+    assert table.loc["reward=accuracy", "Δ vs reward=accuracy"] == pytest.approx(0.0)
+    before = accuracy_table(runs, stage="before")
+    assert before.loc["reward=embed", "de"] == pytest.approx(40.0)
+
+
+def test_baseline_may_be_named_by_run_folder_or_path(sweep):
+    runs = [r for r in load_sweep(sweep) if r.languages()]
+    by_folder = accuracy_table(runs, baseline="policy=tiny,reward=embed")
+    by_path = accuracy_table(runs, baseline=str(sweep / "policy=tiny,reward=embed"))
+    assert by_folder.loc["reward=accuracy", "Δ vs reward=embed"] == pytest.approx(-15.0)
+    assert by_path.equals(by_folder)
+
+
+def test_unknown_baseline_names_the_choices(sweep):
+    runs = [r for r in load_sweep(sweep) if r.languages()]
+    with pytest.raises(ValueError, match=r"unknown baseline run 'reward=comet'; choose from: reward=accuracy, reward=embed"):
+        accuracy_table(runs, baseline="reward=comet")
+
+
+def test_delta_table_is_zero_for_the_baseline(sweep):
+    runs = [r for r in load_sweep(sweep) if r.languages()]
+    delta = delta_table(runs, "reward=accuracy")
+    assert delta.loc["reward=accuracy"].abs().max() == 0.0
+    assert delta.loc["reward=embed", "sw"] == pytest.approx(20.0)
+
+
+def test_fidelity_table_keeps_english_out_of_the_average(sweep):
+    runs = [r for r in load_sweep(sweep) if r.languages()]
+    table = fidelity_table(runs)
+    assert table.loc["reward=embed", "en"] == pytest.approx(100.0)
+    assert table.loc["reward=embed", AVG] == pytest.approx(90.0)
+
+
+def test_markdown_and_latex_formatting(sweep):
+    runs = [r for r in load_sweep(sweep) if r.languages()]
+    table = accuracy_table(runs, baseline="reward=accuracy")
+    table.loc["reward=accuracy", "sw"] = math.nan
+    md = to_markdown(table)
+    assert md.splitlines()[0] == "| run | en | de | sw | avg (non-en) | gap to en | Δ vs reward=accuracy |"
+    assert "| reward=accuracy | 60.0 | 40.0 | – | 30.0 | +30.0 | +0.0 |" in md
+    tex = to_latex(table, "Accuracy (%) after training")
+    assert r"\caption{Accuracy (\%) after training}" in tex
+    assert r"$\Delta$ vs reward=accuracy" in tex
+    assert r"\textbf{70.0}" in tex and r"\textbf{60.0}" not in tex   # best English accuracy in bold
+    assert r"\textbf{+25.0}" in tex and r"\textbf{+30.0}" not in tex  # smallest gap is best
+    assert " -- " in tex  # missing value
+
+
+def test_report_cli_writes_tables_and_figures_into_the_sweep(sweep, capsys):
+    assert report_main([str(sweep), "--baseline", "reward=accuracy"]) == 0
+    out = sweep / "analysis"
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        [f"{stem}.{ext}" for stem in ("accuracy", "delta_vs_baseline", "fidelity") for ext in ("md", "tex", "csv")]
+        + ["accuracy_by_language.png", "fidelity_by_language.png", "reward_curves.png", "report.md"]
+    )
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.md").read_text()
+    assert "Runs without evaluation results (not in the tables): policy=tiny,reward=mt" in report
+    assert "![reward_curves](reward_curves.png)" in report
+    csv = (out / "accuracy.csv").read_text().splitlines()
+    assert csv[0] == "run,en,de,sw,avg (non-en),gap to en,Δ vs reward=accuracy"
+    assert "| reward=embed | 70.0 | 50.0 | 40.0 | 45.0 | +25.0 | +15.0 |" in capsys.readouterr().out
+
+
+def test_report_cli_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    assert report_main([str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("analysis: error: '") and "\n" not in err
+
+
+def test_wandb_summary_keys_become_eval_json_languages():
+    summary = {"eval/after/de/accuracy": 0.5, "eval/after/en/accuracy": 0.75, "eval/before/de/fidelity": 0.25,
+               "eval/after/non_en_avg": 0.5, "reward/mean": 1.0, "eval/after/de/note": "text"}
+    assert eval_from_wandb_summary(summary) == {"languages": {
+        "en": {"after": {"accuracy": 0.75}},
+        "de": {"after": {"accuracy": 0.5}, "before": {"fidelity": 0.25}},
+    }}
+
+
+class FakeSummary(dict):
+    @property
+    def _json_dict(self):
+        return dict(self)
+
+
+class FakeRun:
+    def __init__(self, name, summary, history, config):
+        self.name, self.id, self.summary, self._history, self.config = name, name.replace("/", "-"), FakeSummary(summary), history, config
+
+    def scan_history(self):
+        return iter(self._history)
+
+
+class FakeApi:
+    def __init__(self, runs):
+        self.runs_by_group = runs
+        self.calls = []
+
+    def runs(self, path, filters):
+        self.calls.append((path, filters))
+        return self.runs_by_group.get(filters["group"], [])
+
+
+def test_load_wandb_group_through_the_public_api_shape():
+    api = FakeApi({"ablation": [FakeRun(
+        "ablation/reward=embed",
+        {"eval/after/en/accuracy": 0.7, "eval/after/de/accuracy": 0.5},
+        [{"_step": 1, "reward/mean": 0.2}, {"_step": 1, "system/gpu": 3}, {"_step": 2, "reward/mean": 0.4}],
+        {"overrides": ["reward=embed"]},
+    )]})
+    runs = load_wandb_group("ablation", "pbrl", "team", api=api)
+    assert api.calls == [("team/pbrl", {"group": "ablation"})]
+    assert runs[0].name == "reward=embed"
+    assert runs[0].value("de", "after", "accuracy") == 0.5
+    assert [row["reward/mean"] for row in runs[0].metrics] == [0.2, 0.4]
+    with pytest.raises(ValueError, match="no W&B runs in group 'other' of project 'team/pbrl'"):
+        load_wandb_group("other", "pbrl", "team", api=api)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pbrl.evaluation import aggregate, dw_accuracy, score_predictions
+from pbrl.rundir import read_jsonl
+from pbrl.score import main
+
+ROWS = [
+    {"id": "a", "lang": "en", "response": "2 + 2 = 4. The answer is 4.", "answer": "4"},
+    {"id": "b", "lang": "en", "response": "The answer is 5.", "answer": "4"},
+    {"id": "c", "lang": "de", "response": "Zwei plus zwei ist vier. Die Antwort ist 4.", "answer": "4"},
+    {"id": "d", "lang": "de", "response": "Two plus two is four. The answer is 4.", "answer": "4"},
+    {"id": "e", "lang": "de", "response": "", "answer": "4"},
+]
+
+
+def test_score_predictions_metrics():
+    result = score_predictions(ROWS)
+    assert result["languages"]["en"] == {"n": 2, "accuracy": 0.5, "fidelity": 1.0}
+    assert result["languages"]["de"]["accuracy"] == pytest.approx(2 / 3)
+    assert result["languages"]["de"]["fidelity"] == pytest.approx(1 / 3)  # English answer and empty one
+    agg = result["aggregate"]
+    assert agg["gap_to_en"] == pytest.approx(0.5 - 2 / 3) and agg["all_avg"] == pytest.approx((0.5 + 2 / 3) / 2)
+    assert [p["pred"] for p in result["predictions"]] == ["4", "5", "4", "4", None]
+
+
+def test_multiple_choice_rows_use_letters():
+    rows = [{"lang": "en", "response": "The answer is (B).", "answer": "B", "choices": ["x", "y", "z"]}]
+    assert score_predictions(rows)["predictions"][0]["correct"] is True
+
+
+def test_dw_acc_weights_levels():
+    # Σ 2^i acc_i / 15 with acc = 1, 0, 0, 1 over low, medium, high, top.
+    assert dw_accuracy({"low": 1.0, "medium": 0.0, "high": 0.0, "top": 1.0}) == pytest.approx(9 / 15)
+    rows = [{"lang": "en", "response": "The answer is 1.", "answer": "1", "level": lvl} for lvl in ("low", "top")]
+    assert score_predictions(rows)["languages"]["en"]["dw_acc"] == pytest.approx(1.0)
+
+
+def test_aggregate_without_english():
+    agg = aggregate({"de": {"accuracy": 0.5, "fidelity": 1.0}})
+    assert agg["en"] is None and agg["gap_to_en"] is None and agg["non_en_avg"] == 0.5
+
+
+def test_cli_writes_rows_and_prints_table(tmp_path, capsys):
+    src, dst = tmp_path / "pred.jsonl", tmp_path / "scored.jsonl"
+    src.write_text("".join(json.dumps(r | {"extra": 1}) + "\n" for r in ROWS), encoding="utf-8")
+    assert main(["--input", str(src), "--output", str(dst)]) == 0
+    scored = read_jsonl(dst)
+    assert [r["correct"] for r in scored] == [True, False, True, True, False]
+    assert all(r["extra"] == 1 for r in scored)  # extra fields kept
+    out = capsys.readouterr().out
+    assert "de" in out and "0.667" in out and "gap_to_en=" in out
+
+
+def test_cli_rejects_rows_without_response(tmp_path):
+    src = tmp_path / "pred.jsonl"
+    src.write_text(json.dumps({"lang": "en", "answer": "1"}) + "\n")
+    with pytest.raises(SystemExit):
+        main(["--input", str(src), "--output", str(tmp_path / "out.jsonl")])
