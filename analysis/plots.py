@@ -36,18 +36,20 @@ def plot_reward_curves(runs: list[Run], path: Path) -> Path | None:
     if not keys:
         return None
     names = labels(runs)
+    colors = {run.name: f"C{i % 10}" for i, run in enumerate(runs)}  # one color per run in every panel
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for run in runs:
             steps, values = _series(run, key)
             if steps:
-                ax.plot(steps, values, label=names[run.name], lw=1.6)
+                ax.plot(steps, values, color=colors[run.name], lw=1.6, marker="." if len(steps) < 20 else None)
         ax.set_title("total reward" if key == TOTAL_REWARD else key.split("/")[1])
         ax.set_xlabel("optimizer step")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("mean reward")
-    axes[0][-1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    handles = [plt.Line2D([], [], color=colors[run.name], lw=1.6) for run in runs]
+    fig.legend(handles, [names[run.name] for run in runs], loc="lower center", ncol=min(len(runs), 4), fontsize=7)
+    fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(runs) - 1) // 4), 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)

@@ -104,7 +104,9 @@ def _parse_number_token(token: str) -> Decimal | None:
         is_thousands = len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
         if sep == "," and is_thousands:
             body = "".join(groups)
-        elif sep == "." and len(groups) > 2 and is_thousands:
+        elif sep == "." and is_thousands and (len(groups) > 2 or not groups[0].startswith("0")):
+            # '1.125' is 1125 as German/Spanish/Indonesian write it; no MGSM, GSM8K or MSVAMP
+            # answer has three decimals, and PolyMath's one ('-0.127') starts with 0.
             body = "".join(groups)
         elif len(groups) == 2:
             body = groups[0] + "." + groups[1]  # decimal point or decimal comma

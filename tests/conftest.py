@@ -20,3 +20,13 @@ def data_root() -> Path:
     if not (root / "mgsm").is_dir():
         pytest.skip(f"benchmark data not found at {root}; set PBRL_DATA_ROOT")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory) -> Path:
+    """A cache folder holding the tiny random model, built once per test session."""
+    from pbrl.models.tiny import build_tiny
+
+    cache = tmp_path_factory.mktemp("pbrl-cache")
+    build_tiny(cache)
+    return cache

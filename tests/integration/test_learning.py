@@ -104,6 +104,8 @@ def rl_overrides(algo: str) -> list[str]:
     ]
     if algo == "dapo":  # no 16-token completion of the random policy ends: all would be masked
         overrides.append("algo.args.mask_truncated_completions=false")
+    if algo == "rloo":  # RLOO subtracts beta * (KL summed over the completion) from the reward; the tiny
+        overrides.append("algo.beta=0.0")  # policy drifts so fast at this rate that it swamps the reward
     return overrides
 
 

@@ -36,6 +36,9 @@ EXTRACT_CASES = [
     ("Il a 1\u202f234 €", "1234"),  # narrow no-break space thousands
     ("Die Antwort ist 1.234.567.", "1234567"),  # dot thousands groups
     ("Die Antwort ist 2,5.", "2.5"),  # decimal comma
+    ("Die Antwort ist 70.000 €.", "70000"),  # one dot + 3 digits: German thousands
+    ("The answer is 0.125.", "0.125"),  # leading zero: a decimal
+    ("The answer is 2.25.", "2.25"),  # two decimals: a decimal
     ("The answer is 18.0", "18"),  # trailing .0
     ("The answer is -7.", "-7"),  # negative after phrase
     ("It is 15-3 = 12", "12"),  # subtraction is not a negative number

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import json
+
+from pbrl.pivot.__main__ import main
+from pbrl.rundir import read_jsonl
+
+
+def test_cli_builds_gold_references(tmp_path, capsys):
+    root = tmp_path / "data"
+    (root / "gsm8k").mkdir(parents=True)
+    rows = [{"question": f"Q{i}?", "answer": f"1 + {i} = <<1+{i}={1 + i}>>{1 + i}\n#### {1 + i}"} for i in range(3)]
+    (root / "gsm8k" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    assert main(["--kind", "gold", "--dataset", "gsm8k", "--split", "train", "--data-root", str(root),
+                 "--limit", "2", "--out", str(out)]) == 0
+    refs = read_jsonl(out / "references.jsonl")
+    assert [r["reference"] for r in refs] == ["1 + 0 = 1\nThe answer is 1.", "1 + 1 = 2\nThe answer is 2."]
+    assert "2/2 references verified" in capsys.readouterr().out
