@@ -50,7 +50,6 @@ _CHAR_MAP = {
     "\u2013": "-",  # en dash used as minus
     "\u066b": ".",  # Arabic decimal separator
     "\u066c": ",",  # Arabic thousands separator
-    "\uff0c": "，",  # keep full-width comma as a non-number char (Chinese clause separator)
     "\uff0e": ".",  # full-width full stop
 }
 _THIN_SPACES = "\u00a0\u202f\u2009"

@@ -109,12 +109,14 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = PartialState()  # one process, or one per GPU under accelerate launch / torchrun
+    device = resolve_device(cfg.device)
+    # One process, or one per GPU (per CPU process, gloo) under `accelerate launch` / torchrun:
+    # rank 0 alone writes the run directory and talks to W&B.
+    state = PartialState(cpu=device == "cpu")
     main = state.is_main_process
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
-    device = resolve_device(cfg.device)
     cache = Path(cfg.paths.cache).expanduser()
     config = redact(OmegaConf.to_container(cfg, resolve=True))
     tracker = make_tracker(cfg.logger, run_dir, config, is_main_process=main)
@@ -197,6 +199,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             "run_dir": str(run_dir),
             "seed": cfg.seed,
             "device": device,
+            "world_size": state.num_processes,
             "choices": {g: cfg[g].name for g in ("policy", "pivot", "reward", "langs", "algo", "data", "eval", "logger")},
             "n_train_rows": len(rows),
             "n_references": len(references),

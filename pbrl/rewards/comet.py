@@ -74,6 +74,7 @@ class CometReward(Reward):
             path = Path(self.model).expanduser()
             checkpoint = str(path) if path.is_file() else download_model(self.model)
             self._comet = load_from_checkpoint(checkpoint)
+            adapt_encoder_outputs(self._comet)
         return self._comet
 
     def samples(self, texts: list[str], references: list[str], langs: list[str]) -> list[dict]:
@@ -103,3 +104,23 @@ class CometReward(Reward):
         state = dict(self.__dict__)
         state["_comet"] = None
         return state
+
+
+def adapt_encoder_outputs(comet_model) -> None:
+    """Make the Hugging Face encoder inside a COMET model return the 3-tuple COMET unpacks.
+
+    COMET (<= 2.2.7) builds its encoders without a pooling layer and unpacks
+    `model(..., output_hidden_states=True, return_dict=False)` as (last_hidden, pooler, hidden_states).
+    transformers 4 kept the absent pooler as None in that tuple; transformers 5 drops None entries,
+    so the unpacking fails. This instance-level forward asks for the dict and returns the 3-tuple.
+    """
+    hf_model = getattr(getattr(comet_model, "encoder", None), "model", None)
+    if hf_model is None:
+        return
+    original = hf_model.forward
+
+    def forward(*args, return_dict=None, **kwargs):
+        out = original(*args, return_dict=True, **kwargs)
+        return out.last_hidden_state, out.get("pooler_output"), out.hidden_states
+
+    hf_model.forward = forward

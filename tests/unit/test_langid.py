@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from pbrl.langid import detect_language, language_fraction, split_sentences, strip_math
+from pbrl.langid import _identifier, detect_language, language_fraction, split_sentences, strip_math
+
+
+@pytest.fixture(scope="module", autouse=True)
+def loaded_identifier():
+    _identifier()  # load the model once, outside the timed tests
 
 DETECT_CASES = [
     ("Roger has 5 tennis balls. He buys 2 more cans. The answer is 11.", "en"),  # English
