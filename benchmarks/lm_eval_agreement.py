@@ -57,10 +57,14 @@ class LmEvalScorer:
 
         task = lm_eval_task(lang)
         steps = next(f["filter"] for f in task["filter_list"] if f["name"] == filter_name)
-        self.ensemble = build_filter_ensemble(filter_name, [(s["function"], {k: v for k, v in s.items() if k != "function"}) for s in steps])
+        self.ensemble = build_filter_ensemble(
+            filter_name, [(s["function"], {k: v for k, v in s.items() if k != "function"}) for s in steps]
+        )
         self.until = task["generation_kwargs"]["until"]
         metric = next(m for m in task["metric_list"] if m["metric"] == "exact_match")
-        self.metric_kwargs = {k: v for k, v in metric.items() if k in ("ignore_case", "ignore_punctuation", "regexes_to_ignore")}
+        self.metric_kwargs = {
+            k: v for k, v in metric.items() if k in ("ignore_case", "ignore_punctuation", "regexes_to_ignore")
+        }
         self.exact_match = exact_match_hf_evaluate
 
     def extract(self, response: str) -> str:
@@ -74,7 +78,9 @@ class LmEvalScorer:
 
     def correct(self, response: str, target: str) -> tuple[str, bool]:
         pred = self.extract(response)
-        return pred, bool(self.exact_match(predictions=[pred], references=[target], **self.metric_kwargs)["exact_match"])
+        return pred, bool(
+            self.exact_match(predictions=[pred], references=[target], **self.metric_kwargs)["exact_match"]
+        )
 
 
 def _native(text: str, lang: str) -> str:
@@ -95,16 +101,24 @@ def exemplar_outputs(data_root: str | Path) -> list[dict]:
     for lang in MGSM_LANGUAGES:
         prefix = LANGUAGES[lang].answer_prefix
         for k, ex in enumerate(exemplars[lang]):
-            text = ex["a"][len(prefix):].strip() if ex["a"].startswith(prefix) else ex["a"]
+            text = ex["a"][len(prefix) :].strip() if ex["a"].startswith(prefix) else ex["a"]
             n = int(ex["answer_number"])
             span = _phrase_span(text, lang)
             assert span is not None, (lang, k)
-            head, tail = text[: span.end()], text[span.end():]
+            head, tail = text[: span.end()], text[span.end() :]
             tail_n = re.sub(rf"(?<!\d){n}(?!\d)", "{N}", tail, count=1)
 
             def add(variant, response, gold, applicable=True):
-                rows.append({"id": f"ex-{lang}-{k}-{variant}", "lang": lang, "variant": variant, "response": response,
-                             "answer": str(gold), "applicable": applicable})
+                rows.append(
+                    {
+                        "id": f"ex-{lang}-{k}-{variant}",
+                        "lang": lang,
+                        "variant": variant,
+                        "response": response,
+                        "answer": str(gold),
+                        "applicable": applicable,
+                    }
+                )
 
             big = n * 1000 + 125
             add("original", text, n)
@@ -139,10 +153,24 @@ def generated_outputs(model_name: str, data_root, per_lang: int, max_new_tokens:
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     examples = [e for exs in load_examples("mgsm", list(MGSM_LANGUAGES), data_root).values() for e in exs[:per_lang]]
-    responses = generate(model, tokenizer, [build_prompt(e) for e in examples], max_new_tokens=max_new_tokens,
-                         batch_size=batch_size, desc="generate")
-    return [{"id": f"gen-{e.id}-{e.lang}", "lang": e.lang, "variant": f"model:{model_name}", "response": r[0],
-             "answer": e.answer} for e, r in zip(examples, responses)]
+    responses = generate(
+        model,
+        tokenizer,
+        [build_prompt(e) for e in examples],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        desc="generate",
+    )
+    return [
+        {
+            "id": f"gen-{e.id}-{e.lang}",
+            "lang": e.lang,
+            "variant": f"model:{model_name}",
+            "response": r[0],
+            "answer": e.answer,
+        }
+        for e, r in zip(examples, responses)
+    ]
 
 
 def _lm_eval_applicable(row: dict) -> bool:
@@ -161,8 +189,16 @@ def compare(rows: list[dict]) -> dict:
         lm_pred, lm_correct = scorers[row["lang"]].correct(row["response"], row["answer"])
         ours = score_row({k: row[k] for k in ("lang", "response", "answer")} | {"detected_lang": row["lang"]})
         applicable = row.get("applicable", _lm_eval_applicable(row))
-        results.append(row | {"applicable": applicable, "lm_eval_pred": lm_pred, "lm_eval_correct": lm_correct,
-                              "pbrl_pred": ours["pred"], "pbrl_correct": ours["correct"]})
+        results.append(
+            row
+            | {
+                "applicable": applicable,
+                "lm_eval_pred": lm_pred,
+                "lm_eval_correct": lm_correct,
+                "pbrl_pred": ours["pred"],
+                "pbrl_correct": ours["correct"],
+            }
+        )
     return {"rows": results}
 
 
@@ -183,11 +219,15 @@ def report(results: list[dict]) -> float:
     for variant, c in sorted(by_variant.items()):
         print(f"{variant:<28}{c['n']:>5}{c['agree']:>7}{c['lm_eval_correct']:>11}{c['pbrl_correct']:>9}")
     disagreements = [r for r in results if r["lm_eval_correct"] != r["pbrl_correct"]]
-    print(f"\ndisagreements: {len(disagreements)} ({sum(r['applicable'] for r in disagreements)} on applicable outputs)")
+    print(
+        f"\ndisagreements: {len(disagreements)} ({sum(r['applicable'] for r in disagreements)} on applicable outputs)"
+    )
     for r in disagreements:
         tail = r["response"][-90:].replace("\n", "\\n")
-        print(f"- [{r['id']}] applicable={r['applicable']} gold={r['answer']} lm-eval={r['lm_eval_pred']!r}({r['lm_eval_correct']}) "
-              f"pbrl={r['pbrl_pred']!r}({r['pbrl_correct']}) ...{tail}")
+        print(
+            f"- [{r['id']}] applicable={r['applicable']} gold={r['answer']} lm-eval={r['lm_eval_pred']!r}({r['lm_eval_correct']}) "
+            f"pbrl={r['pbrl_pred']!r}({r['pbrl_correct']}) ...{tail}"
+        )
     return rate
 
 
@@ -208,12 +248,20 @@ def main(argv=None) -> int:
     print(f"lm-eval {lm_eval.__version__ if hasattr(lm_eval, '__version__') else '?'}")
     rows = [] if args.no_exemplars else exemplar_outputs(args.data_root)
     if args.predictions:
-        rows += [r | {"variant": r.get("variant", "model generations"), "id": r.get("id", f"pred-{i}")}
-                 for i, r in enumerate(json.loads(line) for line in args.predictions.read_text(encoding="utf-8").splitlines() if line.strip())]
+        rows += [
+            r | {"variant": r.get("variant", "model generations"), "id": r.get("id", f"pred-{i}")}
+            for i, r in enumerate(
+                json.loads(line) for line in args.predictions.read_text(encoding="utf-8").splitlines() if line.strip()
+            )
+        ]
     if args.generate:
-        generated = generated_outputs(args.generate, args.data_root, args.per_lang, args.max_new_tokens, args.batch_size)
+        generated = generated_outputs(
+            args.generate, args.data_root, args.per_lang, args.max_new_tokens, args.batch_size
+        )
         if args.save_generations:
-            args.save_generations.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in generated), encoding="utf-8")
+            args.save_generations.write_text(
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in generated), encoding="utf-8"
+            )
         rows += generated
     rate = report(compare(rows)["rows"])
     return 0 if rate >= TARGET_RATE else 1

@@ -47,7 +47,9 @@ def time_generation(model, tokenizer, prompts, batch_size: int, max_new_tokens: 
     from pbrl.generation import generate
 
     start = time.perf_counter()
-    outputs = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, desc=f"bs={batch_size}")
+    outputs = generate(
+        model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, desc=f"bs={batch_size}"
+    )
     seconds = time.perf_counter() - start
     tokens = sum(len(tokenizer(o[0], add_special_tokens=False)["input_ids"]) for o in outputs)
     return seconds, tokens
@@ -70,7 +72,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     prompts = load_prompts(args.questions, args.data_root)
     batch_size = args.batch_size or len(prompts)
-    print(f"{len(prompts)} questions, max_new_tokens={args.max_new_tokens}, threads={args.threads}, torch {torch.__version__}")
+    print(
+        f"{len(prompts)} questions, max_new_tokens={args.max_new_tokens}, threads={args.threads}, torch {torch.__version__}"
+    )
     for name in args.models:
         model, tokenizer = load_model(name, args.cache_dir)
         time_generation(model, tokenizer, prompts[:2], 2, 4)  # warm-up: first-call allocations

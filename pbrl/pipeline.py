@@ -131,7 +131,9 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         return split
 
     def compute_examples():
-        split = load_splits(cfg.data, list(cfg.langs.train), list(cfg.langs.eval), cfg.paths.data_root)
+        split = load_splits(
+            cfg.data, list(cfg.langs.train), list(cfg.langs.eval), cfg.paths.data_root, cache_dir=cache / "translations"
+        )
         if main:
             rows = [{"split": name, **asdict(ex)} for name in ("train", "eval") for ex in split[name]]
             atomic_write_jsonl(run_dir / "examples.jsonl", rows)
@@ -141,9 +143,15 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         with state.main_process_first():
             split = stages.run("data", run_dir / "examples.jsonl", compute_examples, load_examples)
 
+        policy = load_policy(cfg.policy, cache, device)
+
         def compute_references():
+            reuse = cfg.pivot.kind == "self"  # pivot=self answers with the already loaded policy
             refs = build_references(
-                cfg.pivot, english_problems(split["train"]), cache / "pivot", device, self_model=cfg.policy.model
+                cfg.pivot, english_problems(split["train"]), cache / "pivot", device,
+                self_model=policy.name_or_path,
+                model=policy.model if reuse else None,
+                tokenizer=policy.tokenizer if reuse else None,
             )
             if main:
                 atomic_write_jsonl(run_dir / "references.jsonl", refs)
@@ -158,7 +166,6 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
 
         reward_set = build_reward(cfg.reward)
         reward_set.prepare([r["reference"] for r in references])
-        policy = load_policy(cfg.policy, cache, device)
 
         def evaluation(when: str):
             path = run_dir / f"eval_{when}.json"
@@ -167,7 +174,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
                 return read_json(path) if path.exists() else None
 
             def compute():
-                result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}")
+                result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
+                                  data_root=cfg.paths.data_root)
                 atomic_write_json(path, result)
                 return result
 

@@ -44,11 +44,23 @@ def run_id_for(run_dir: Path) -> str:
     return hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:16]
 
 
+def has_wandb_key() -> bool:
+    """An API key in the environment or stored by `wandb login` (~/.netrc), without reading it out."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    import netrc
+
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1].rstrip("/")
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
 def wandb_mode(mode: str) -> str:
     if mode != "auto":
         return mode
-    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").exists()
-    return "online" if has_key else "offline"
+    return "online" if has_wandb_key() else "offline"
 
 
 class WandbTracker(NullTracker):

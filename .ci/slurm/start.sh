@@ -26,14 +26,15 @@ if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # policy-rc.d 101: the packages must not try to start services through init scripts.
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d.pbrl && chmod +x /usr/sbin/policy-rc.d.pbrl
-  had_policy=0; [[ -e /usr/sbin/policy-rc.d ]] && had_policy=1 && cp -p /usr/sbin/policy-rc.d /usr/sbin/policy-rc.d.orig
-  cp /usr/sbin/policy-rc.d.pbrl /usr/sbin/policy-rc.d
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/tmp/pbrl-slurm-apt.log 2>&1 \
-    || { tail -n 30 /tmp/pbrl-slurm-apt.log; exit 1; }
-  if ((had_policy)); then mv /usr/sbin/policy-rc.d.orig /usr/sbin/policy-rc.d; else rm -f /usr/sbin/policy-rc.d; fi
-  rm -f /usr/sbin/policy-rc.d.pbrl
+  # policy-rc.d exit 101: the packages must not start services through init scripts; restored after.
+  policy=/usr/sbin/policy-rc.d
+  [[ -e $policy ]] && mv "$policy" "$policy.pbrl-saved"
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+  status=0
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/tmp/pbrl-slurm-apt.log 2>&1 || status=$?
+  rm -f "$policy"
+  [[ -e $policy.pbrl-saved ]] && mv "$policy.pbrl-saved" "$policy"
+  ((status == 0)) || { tail -n 30 /tmp/pbrl-slurm-apt.log; say "apt-get install failed ($status)"; exit 1; }
 fi
 
 mkdir -p "$log" /run/slurm /var/lib/slurm/slurmctld /var/lib/slurm/slurmd /etc/slurm
@@ -57,6 +58,7 @@ if ! pgrep -x mariadbd >/dev/null; then
     --skip-networking=0 --bind-address=127.0.0.1 --log-error="$log/mariadb.log" >/dev/null 2>&1 &
 fi
 for _ in $(seq 100); do mariadb -e 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
+mariadb -e 'select 1' >/dev/null || { say "mariadb did not start; see $log/mariadb.log"; exit 1; }
 mariadb -e "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurm';
             GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;"
 

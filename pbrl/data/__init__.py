@@ -166,7 +166,9 @@ def load_splits(
         english_key = {e.id: _question_key(e) for e in first}
         candidates = [i for i in ids if i not in set(eval_ids) and english_key[i] not in eval_questions]
         if len(candidates) < len(ids):
-            log.info("train: dropped %d %s problems that are in the eval set", len(ids) - len(candidates), train_dataset)
+            log.info(
+                "train: dropped %d %s problems that are in the eval set", len(ids) - len(candidates), train_dataset
+            )
         chosen = set(_pick(candidates, train_size, rng))
         if source == "parallel":
             train_examples = [e for lang in train_langs for e in pool[lang] if e.id in chosen]
@@ -183,7 +185,9 @@ def load_splits(
 def check_disjoint(train: list[Example], eval_: list[Example]) -> None:
     """Raise ValueError if train and eval share a problem id or an English question."""
     shared_ids = {e.id for e in train} & {e.id for e in eval_}
-    shared_questions = {_question_key(e) for e in train if e.question_en} & {_question_key(e) for e in eval_ if e.question_en}
+    shared_questions = {_question_key(e) for e in train if e.question_en} & {
+        _question_key(e) for e in eval_ if e.question_en
+    }
     if shared_ids or shared_questions:
         example = sorted(shared_ids)[:3] or sorted(shared_questions)[:1]
         raise ValueError(

@@ -49,4 +49,6 @@ def read_tsv_file(path: Path, dataset: str, columns: int) -> list[list[str]]:
 def require_fields(row: dict, fields: tuple[str, ...], path, dataset: str, index: int) -> None:
     missing = [f for f in fields if f not in row]
     if missing:
-        raise ValueError(f"corrupt {dataset} row {index} in {path}: missing field(s) {', '.join(missing)}; re-download it")
+        raise ValueError(
+            f"corrupt {dataset} row {index} in {path}: missing field(s) {', '.join(missing)}; re-download it"
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pbrl.answers import normalize_answer
+from pbrl.answers import answers_match, normalize_answer
 from pbrl.data import gsm8k
 from pbrl.data.example import Example
 from pbrl.data.files import read_tsv_file
@@ -29,18 +29,22 @@ def _question_answer_pairs(lang: str, data_root, hub_id: str) -> list[tuple[str,
     return [(q, a) for q, a in read_tsv_file(path, NAME, columns=2)]
 
 
-def _english_solutions(data_root, gsm8k_hub_id: str) -> list[str]:
+def _english_solutions(data_root, gsm8k_hub_id: str, answers: list[str]) -> list[str]:
+    """GSM8K test solutions of the MGSM problems; "" where GSM8K's `#### N` disagrees with MGSM's answer."""
     rows = gsm8k.load_rows("test", data_root, gsm8k_hub_id)[:SIZE]
-    return [gsm8k.split_solution(row["answer"])[0] for row in rows]
+    solutions = [gsm8k.split_solution(row["answer"]) for row in rows]
+    return [text if answers_match(final, answer) else "" for (text, final), answer in zip(solutions, answers)]
 
 
-def load(lang: str, data_root: str | Path | None, hub_id: str = HUB_ID, gsm8k_hub_id: str = gsm8k.HUB_ID) -> list[Example]:
+def load(
+    lang: str, data_root: str | Path | None, hub_id: str = HUB_ID, gsm8k_hub_id: str = gsm8k.HUB_ID
+) -> list[Example]:
     """MGSM in `lang` with ids `mgsm-<row>`, English question and GSM8K worked solution attached."""
     pairs = _question_answer_pairs(lang, data_root, hub_id)
     english = pairs if lang == "en" else _question_answer_pairs("en", data_root, hub_id)
     if len(pairs) != len(english):
         raise ValueError(f"corrupt mgsm data: {len(pairs)} rows in {lang} but {len(english)} in en; re-download it")
-    solutions = _english_solutions(data_root, gsm8k_hub_id)
+    solutions = _english_solutions(data_root, gsm8k_hub_id, [a for _, a in english])
     return [
         Example(
             id=f"mgsm-{i}",

@@ -26,7 +26,7 @@ def _join(prefix: str, text: str) -> str:
 
 def _strip_prefix(text: str, prefix: str) -> str:
     text = text.strip()
-    return text[len(prefix):].strip() if text.startswith(prefix) else text
+    return text[len(prefix) :].strip() if text.startswith(prefix) else text
 
 
 def question_text(example: Example) -> str:
@@ -46,11 +46,15 @@ def build_prompt(example: Example, few_shot_exemplars: list[dict] | None = None)
         [{'role': 'user', 'content': 'Frage: Wie viel ist 2+2?\\nSchritt-für-Schritt-Antwort:'}]
     """
     if example.lang not in LANGUAGES:
-        raise ValueError(f"unknown language code '{example.lang}' in example {example.id}; known: {', '.join(sorted(LANGUAGES))}")
+        raise ValueError(
+            f"unknown language code '{example.lang}' in example {example.id}; known: {', '.join(sorted(LANGUAGES))}"
+        )
     lang = LANGUAGES[example.lang]
     messages = []
     for shot in few_shot_exemplars or []:
-        messages.append({"role": "user", "content": _join(lang.question_prefix, shot["question"]) + "\n" + lang.answer_prefix})
+        messages.append(
+            {"role": "user", "content": _join(lang.question_prefix, shot["question"]) + "\n" + lang.answer_prefix}
+        )
         messages.append({"role": "assistant", "content": shot["solution"]})
     messages.append({"role": "user", "content": question_text(example)})
     return messages
@@ -61,7 +65,9 @@ def load_exemplars(lang: str, n: int, data_root: str | Path | None, hub_id: str 
     if n <= 0:
         return []
     if n > MAX_EXEMPLARS:
-        raise ValueError(f"few_shot={n} is more than the {MAX_EXEMPLARS} MGSM exemplars; set few_shot <= {MAX_EXEMPLARS}")
+        raise ValueError(
+            f"few_shot={n} is more than the {MAX_EXEMPLARS} MGSM exemplars; set few_shot <= {MAX_EXEMPLARS}"
+        )
     if lang not in MGSM_LANGUAGES:
         raise ValueError(
             f"no few-shot exemplars in language '{lang}' (MGSM has: {', '.join(MGSM_LANGUAGES)}); set few_shot=0"
@@ -77,7 +83,9 @@ def load_exemplars(lang: str, n: int, data_root: str | Path | None, hub_id: str 
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))[lang]
         except (json.JSONDecodeError, KeyError) as err:
-            raise ValueError(f"corrupt mgsm exemplar file {path} ({type(err).__name__}: {err}); re-download it") from None
+            raise ValueError(
+                f"corrupt mgsm exemplar file {path} ({type(err).__name__}: {err}); re-download it"
+            ) from None
     return [
         {
             "question": _strip_prefix(row["q"], language.question_prefix),

@@ -26,14 +26,18 @@ BATCH_SIZE = 32
 def make_translator(spec):
     """A translator from `data.translator`: an object with `translate`, or a `{_target_: ...}` node."""
     if spec is None:
-        raise ValueError("data.train_source=translate needs data.translator (a {_target_: ...} MT backend); set it or use train_source=parallel")
+        raise ValueError(
+            "data.train_source=translate needs data.translator (a {_target_: ...} MT backend); set it or use train_source=parallel"
+        )
     if hasattr(spec, "translate"):
         return spec
     from hydra.utils import instantiate
 
     translator = instantiate(spec)
     if not hasattr(translator, "translate"):
-        raise ValueError(f"data.translator {spec.get('_target_')!r} has no translate(texts, src, tgt) method; pick an MT backend")
+        raise ValueError(
+            f"data.translator {spec.get('_target_')!r} has no translate(texts, src, tgt) method; pick an MT backend"
+        )
     return translator
 
 

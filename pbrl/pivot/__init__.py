@@ -41,7 +41,9 @@ def english(examples: list[Example]) -> list[Example]:
     by_id: dict[str, Example] = {}
     for e in examples:
         if e.id not in by_id or e.lang == "en":
-            by_id[e.id] = e if e.lang == "en" else dataclasses.replace(e, lang="en", question=e.question_en or e.question)
+            by_id[e.id] = (
+                e if e.lang == "en" else dataclasses.replace(e, lang="en", question=e.question_en or e.question)
+            )
     return list(by_id.values())
 
 
@@ -51,7 +53,13 @@ def gold_reference(example: Example) -> dict:
     text = example.solution_en.strip()
     if verified and LANGUAGES["en"].answer_phrase.casefold() not in text.casefold():
         text += f"\n{LANGUAGES['en'].answer_phrase} {example.answer}."
-    return {"id": example.id, "reference": text, "reference_answer": example.answer, "verified": verified, "source": "gold"}
+    return {
+        "id": example.id,
+        "reference": text,
+        "reference_answer": example.answer,
+        "verified": verified,
+        "source": "gold",
+    }
 
 
 def verify_samples(samples: list[str], gold: str) -> tuple[str, str | None, bool]:
@@ -93,7 +101,9 @@ def _vllm_generate(model_name: str, prompts: list, k: int, temperature: float, m
     try:
         from vllm import LLM, SamplingParams
     except ImportError:
-        raise ImportError("pivot.backend=vllm needs vllm (pip install vllm); or set pivot.backend=transformers") from None
+        raise ImportError(
+            "pivot.backend=vllm needs vllm (pip install vllm); or set pivot.backend=transformers"
+        ) from None
     llm = LLM(model=_resolve(model_name), seed=seed)
     params = SamplingParams(n=k, temperature=temperature, max_tokens=max_new_tokens, seed=seed)
     return [[o.text.strip() for o in out.outputs] for out in llm.chat(prompts, params, use_tqdm=True)]
@@ -120,14 +130,24 @@ def sample_references(
     if backend not in BACKENDS:
         raise ValueError(f"unknown pivot.backend '{backend}'; choose from: {', '.join(BACKENDS)}")
     if k > 1 and temperature <= 0:
-        raise ValueError(f"pivot.num_samples={k} with pivot.temperature=0 gives {k} identical samples; set pivot.temperature > 0 or num_samples=1")
-    settings = {"model": model_name, "backend": backend, "num_samples": k, "temperature": temperature,
-                "max_new_tokens": max_new_tokens, "seed": seed}
+        raise ValueError(
+            f"pivot.num_samples={k} with pivot.temperature=0 gives {k} identical samples; set pivot.temperature > 0 or num_samples=1"
+        )
+    settings = {
+        "model": model_name,
+        "backend": backend,
+        "num_samples": k,
+        "temperature": temperature,
+        "max_new_tokens": max_new_tokens,
+        "seed": seed,
+    }
     cache = SampleCache(cache_dir, settings)
     prompts = [build_prompt(e) for e in examples_en]
     keys = [SampleCache.question_key(e.id, p) for e, p in zip(examples_en, prompts)]
     todo = [i for i, key in enumerate(keys) if key not in cache]
-    log.info("pivot %s: %d questions, %d cached, %d to generate", model_name, len(keys), len(keys) - len(todo), len(todo))
+    log.info(
+        "pivot %s: %d questions, %d cached, %d to generate", model_name, len(keys), len(keys) - len(todo), len(todo)
+    )
     if todo and backend == "vllm":
         outputs = _vllm_generate(model_name, [prompts[i] for i in todo], k, temperature, max_new_tokens, seed)
         cache.put_many([(keys[i], examples_en[i].id, out) for i, out in zip(todo, outputs)])
@@ -139,8 +159,15 @@ def sample_references(
         for start in tqdm(range(0, len(todo), batch_size), desc="pivot", unit="batch"):
             batch = todo[start : start + batch_size]
             outputs = generate(
-                model, tokenizer, [prompts[i] for i in batch], max_new_tokens=max_new_tokens, batch_size=batch_size,
-                temperature=temperature, num_return_sequences=k, seed=seed + start, desc="pivot batch",
+                model,
+                tokenizer,
+                [prompts[i] for i in batch],
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+                temperature=temperature,
+                num_return_sequences=k,
+                seed=seed + start,
+                desc="pivot batch",
             )
             cache.put_many([(keys[i], examples_en[i].id, out) for i, out in zip(batch, outputs)])
     return [cache.get(key) for key in keys]
@@ -168,17 +195,34 @@ def build_references(
     if kind == "gold":
         rows = [gold_reference(e) for e in examples]
         if examples and not any(r["verified"] for r in rows):
-            raise ValueError("pivot.kind=gold found no English worked solution in these examples (only mgsm/gsm8k have them); use pivot=self or pivot=model")
+            raise ValueError(
+                "pivot.kind=gold found no English worked solution in these examples (only mgsm/gsm8k have them); use pivot=self or pivot=model"
+            )
     else:
         model_name = self_model if kind == "self" else _cfg(pivot_cfg, "model")
         if not model_name:
-            raise ValueError(f"pivot.kind={kind} needs {'the policy model' if kind == 'self' else 'pivot.model'} (a hub id, folder or pbrl:<name>)")
+            raise ValueError(
+                f"pivot.kind={kind} needs {'the policy model' if kind == 'self' else 'pivot.model'} (a hub id, folder or pbrl:<name>)"
+            )
         samples = sample_references(examples, model_name, pivot_cfg, cache_dir, device, model, tokenizer)
         rows = []
         for example, example_samples in zip(examples, samples):
             reference, answer, verified = verify_samples(example_samples, example.answer)
-            rows.append({"id": example.id, "reference": reference, "reference_answer": answer or "",
-                         "verified": verified, "source": f"{kind}:{model_name}"})
+            rows.append(
+                {
+                    "id": example.id,
+                    "reference": reference,
+                    "reference_answer": answer or "",
+                    "verified": verified,
+                    "source": f"{kind}:{model_name}",
+                }
+            )
     passed = sum(r["verified"] for r in rows)
-    log.info("pivot %s: %d/%d references verified (pass rate %.1f%%)", kind, passed, len(rows), 100 * passed / max(len(rows), 1))
+    log.info(
+        "pivot %s: %d/%d references verified (pass rate %.1f%%)",
+        kind,
+        passed,
+        len(rows),
+        100 * passed / max(len(rows), 1),
+    )
     return [r for r in rows if r["verified"]]

@@ -23,11 +23,15 @@ from pbrl.rundir import atomic_write_jsonl
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pbrl.pivot", description="Build English pivot references.")
-    parser.add_argument("--kind", choices=KINDS, default="model", help="gold solutions, or samples of a model (self = model)")
+    parser.add_argument(
+        "--kind", choices=KINDS, default="model", help="gold solutions, or samples of a model (self = model)"
+    )
     parser.add_argument("--model", default="pbrl:smollm2-135m-instruct", help="hub id, folder or pbrl:<name>")
     parser.add_argument("--dataset", "--data", dest="dataset", choices=DATASETS, default="mgsm")
     parser.add_argument("--split", default="test", help="gsm8k split (train | test)")
-    parser.add_argument("--data-root", default=os.environ.get("PBRL_DATA_ROOT"), help="default: env PBRL_DATA_ROOT, else the hub")
+    parser.add_argument(
+        "--data-root", default=os.environ.get("PBRL_DATA_ROOT"), help="default: env PBRL_DATA_ROOT, else the hub"
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N problems only")
     parser.add_argument("--num-samples", type=int, default=1)
     parser.add_argument("--temperature", type=float, default=0.0)
@@ -52,14 +56,31 @@ def _cuda() -> bool:
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
     examples = load_examples(args.dataset, ["en"], args.data_root, split=args.split)["en"][: args.limit]
     pivot_cfg = {
-        "kind": args.kind, "model": args.model, "num_samples": args.num_samples, "temperature": args.temperature,
-        "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "backend": args.backend,
+        "kind": args.kind,
+        "model": args.model,
+        "num_samples": args.num_samples,
+        "temperature": args.temperature,
+        "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size,
+        "backend": args.backend,
     }
-    rows = build_references(pivot_cfg, examples, args.cache_dir or args.out / "cache", args.device, self_model=args.model)
+    rows = build_references(
+        pivot_cfg, examples, args.cache_dir or args.out / "cache", args.device, self_model=args.model
+    )
     atomic_write_jsonl(args.out / "references.jsonl", rows)
-    print(f"{len(rows)}/{len(examples)} references verified ({100 * len(rows) / max(len(examples), 1):.1f}%) -> {args.out / 'references.jsonl'}")
+    print(
+        f"{len(rows)}/{len(examples)} references verified ({100 * len(rows) / max(len(examples), 1):.1f}%) -> {args.out / 'references.jsonl'}"
+    )
     return 0
 
 

@@ -18,7 +18,7 @@ def _digest(obj) -> str:
 
 
 class SampleCache:
-    """Samples by question key under `cache_dir`/pivot/<settings hash>.jsonl.
+    """Samples by question key in `cache_dir`/pivot-<settings hash>.jsonl.
 
     settings: everything that changes the samples besides the question (model, backend, k,
     temperature, max_new_tokens, seed). The question key hashes the id and the rendered prompt,
@@ -27,7 +27,7 @@ class SampleCache:
 
     def __init__(self, cache_dir: str | Path, settings: dict):
         self.settings = dict(settings)
-        self.path = Path(cache_dir).expanduser() / "pivot" / f"{_digest(self.settings)[:20]}.jsonl"
+        self.path = Path(cache_dir).expanduser() / f"pivot-{_digest(self.settings)[:20]}.jsonl"
         self._rows = {row["key"]: row for row in read_jsonl(self.path) if "key" in row}
 
     @staticmethod

@@ -24,9 +24,9 @@ import hashlib
 import importlib
 import inspect
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-RewardValue = "float | None"
 RESERVED_COMPONENT_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
 CONFIG_KEYS = ("name", "components", "weights", "gates", "gate_threshold")
 
@@ -40,7 +40,11 @@ def completion_text(completion: Any) -> str:
     if isinstance(completion, dict):
         return str(completion.get("content") or "")
     if isinstance(completion, (list, tuple)):
-        parts = [m.get("content") or "" for m in completion if isinstance(m, dict) and m.get("role", "assistant") == "assistant"]
+        parts = [
+            m.get("content") or ""
+            for m in completion
+            if isinstance(m, dict) and m.get("role", "assistant") == "assistant"
+        ]
         return "".join(str(p) for p in parts)
     raise TypeError(f"completion of type {type(completion).__name__} is neither a string nor chat messages")
 
@@ -133,7 +137,7 @@ class ComponentReward:
     """One component of a `RewardSet` as TRL sees it: named, gated if configured, and counting how
     often it returned None (NaN counts as None)."""
 
-    def __init__(self, name: str, reward: Callable, gate: "ComponentReward | None" = None, gate_threshold: float = 0.5):
+    def __init__(self, name: str, reward: Callable, gate: ComponentReward | None = None, gate_threshold: float = 0.5):
         self.__name__ = name
         self.reward = reward
         self.gate = gate
@@ -176,8 +180,14 @@ class RewardSet:
     (nansum), and None where every component is None.
     """
 
-    def __init__(self, name: str, components: dict[str, Callable], weights: dict[str, float] | None = None,
-                 gates: dict[str, str] | None = None, gate_threshold: float = 0.5):
+    def __init__(
+        self,
+        name: str,
+        components: dict[str, Callable],
+        weights: dict[str, float] | None = None,
+        gates: dict[str, str] | None = None,
+        gate_threshold: float = 0.5,
+    ):
         if not components:
             raise ValueError(f"reward '{name}' has no components; add at least one under components:")
         weights = dict(weights or {})
@@ -205,7 +215,9 @@ class RewardSet:
     def weights(self) -> list[float]:
         return [self._weights[n] for n in self.components]
 
-    def total(self, prompts=None, completions=None, **columns) -> tuple[list[float | None], dict[str, list[float | None]]]:
+    def total(
+        self, prompts=None, completions=None, **columns
+    ) -> tuple[list[float | None], dict[str, list[float | None]]]:
         per_component = {n: f(prompts=prompts, completions=completions, **columns) for n, f in self.components.items()}
         totals: list[float | None] = []
         for i in range(len(completions or [])):
@@ -228,6 +240,12 @@ class RewardSet:
         for comp in self.components.values():
             comp.reset_stats()
 
+    def pop_stats(self) -> dict[str, dict[str, int]]:
+        """`stats()` since the last pop, then reset: one step's counts for the trainer's log."""
+        stats = self.stats()
+        self.reset_stats()
+        return stats
+
     def __repr__(self) -> str:
         parts = ", ".join(f"{n}×{self._weights[n]:g}" for n in self.components)
         gates = f", gates={self.gates}" if self.gates else ""
@@ -242,7 +260,9 @@ def _check_names(name: str, components: list[str], weights: dict, gates: dict) -
         if gated not in components:
             raise ValueError(f"reward '{name}': gates.{gated} names no component; components: {', '.join(components)}")
         if gate not in components:
-            raise ValueError(f"reward '{name}': gates.{gated}={gate} names no component; components: {', '.join(components)}")
+            raise ValueError(
+                f"reward '{name}': gates.{gated}={gate} names no component; components: {', '.join(components)}"
+            )
         if gate == gated:
             raise ValueError(f"reward '{name}': component '{gated}' cannot gate itself")
         if gate in gates:
@@ -264,7 +284,9 @@ def _import_target(path: str, where: str):
     try:
         return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"{where}._target_ '{path}' cannot be imported; use a class such as pbrl.rewards.embed.EmbeddingReward") from None
+        raise ValueError(
+            f"{where}._target_ '{path}' cannot be imported; use a class such as pbrl.rewards.embed.EmbeddingReward"
+        ) from None
 
 
 def validate_reward_config(reward_cfg) -> None:
@@ -274,7 +296,7 @@ def validate_reward_config(reward_cfg) -> None:
 
     cfg = _to_container(reward_cfg)
     if not isinstance(cfg, dict):
-        raise ValueError(f"reward config must be a mapping with keys {', '.join(CONFIG_KEYS)}; got {type(cfg).__name__}")
+        raise TypeError(f"reward config must be a mapping with keys {', '.join(CONFIG_KEYS)}; got {type(cfg).__name__}")
     for key in cfg:
         if key not in CONFIG_KEYS:
             raise ValueError(unknown_key_message(f"reward.{key}", CONFIG_KEYS))
@@ -289,14 +311,22 @@ def validate_reward_config(reward_cfg) -> None:
         target = _import_target(node["_target_"], where)
         params = inspect.signature(target).parameters
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        allowed = [p for p, v in params.items() if v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+        allowed = [
+            p
+            for p, v in params.items()
+            if v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        ]
         given = [k for k in node if k not in RESERVED_COMPONENT_KEYS]
         if not takes_any:
             for key in given:
                 if key not in allowed:
                     raise ValueError(unknown_key_message(f"{where}.{key}", allowed))
         for p, v in params.items():
-            if v.default is inspect.Parameter.empty and v.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY) and p not in node:
+            if (
+                v.default is inspect.Parameter.empty
+                and v.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+                and p not in node
+            ):
                 raise ValueError(f"{where} is missing required parameter '{p}' of {node['_target_']}")
     weights = cfg.get("weights") or {}
     gates = cfg.get("gates") or {}
@@ -308,7 +338,7 @@ def validate_reward_config(reward_cfg) -> None:
     _check_names(name, list(components), weights, gates)
     threshold = cfg.get("gate_threshold", 0.5)
     if not isinstance(threshold, (int, float)):
-        raise ValueError(f"reward.gate_threshold={threshold!r} is not a number")
+        raise TypeError(f"reward.gate_threshold={threshold!r} is not a number")
 
 
 def build_reward(reward_cfg) -> RewardSet:

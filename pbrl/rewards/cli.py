@@ -39,5 +39,7 @@ def score_in_batches(func, completions: list[str], columns: dict[str, list], des
     out = []
     for start in tqdm(range(0, len(completions), BATCH), desc=desc, leave=False):
         end = start + BATCH
-        out.append(func(prompts=None, completions=completions[start:end], **{k: v[start:end] for k, v in columns.items()}))
+        out.append(
+            func(prompts=None, completions=completions[start:end], **{k: v[start:end] for k, v in columns.items()})
+        )
     return out

@@ -38,16 +38,25 @@ class CometReward(Reward):
     Raises ImportError with the install command when unbabel-comet is missing.
 
     Example:
-        >>> CometReward(mode="qe")(completions=["Janet tiene 16 patos."],
-        ...                        reference=["Janet has 16 ducks."], lang=["es"])
-        [0.84]
+        >>> reward = CometReward(mode="qe")  # downloads Unbabel/wmt22-cometkiwi-da on first use
+        >>> reward(completions=["Janet tiene 16 patos.", ""], reference=["Janet has 16 ducks."] * 2, lang=["es"] * 2)
+        [<COMET score of the pair>, None]
     """
 
     name = "comet"
 
-    def __init__(self, mode: str = "qe", model: str | None = None, translator="bergamot", translator_model: str | None = None,
-                 langs: list[str] | None = None, batch_size: int = 16, gpus: int = 0, reference_column: str = "reference",
-                 cache_dir: str | None = None):
+    def __init__(
+        self,
+        mode: str = "qe",
+        model: str | None = None,
+        translator="bergamot",
+        translator_model: str | None = None,
+        langs: list[str] | None = None,
+        batch_size: int = 16,
+        gpus: int = 0,
+        reference_column: str = "reference",
+        cache_dir: str | None = None,
+    ):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown comet mode '{mode}'; choose from: {', '.join(MODES)}")
@@ -90,11 +99,16 @@ class CometReward(Reward):
     def score(self, texts: list[str], columns: dict) -> list[float | None]:
         references = column(columns, self.reference_column, len(texts))
         langs = column(columns, "lang", len(texts))
-        idx = [i for i in range(len(texts))
-               if texts[i].strip() and present(references[i]) and (self.mode == "qe" or present(langs[i]))]
+        idx = [
+            i
+            for i in range(len(texts))
+            if texts[i].strip() and present(references[i]) and (self.mode == "qe" or present(langs[i]))
+        ]
         out: list[float | None] = [None] * len(texts)
         if idx:
-            samples = self.samples([texts[i] for i in idx], [str(references[i]) for i in idx], [str(langs[i]) for i in idx])
+            samples = self.samples(
+                [texts[i] for i in idx], [str(references[i]) for i in idx], [str(langs[i]) for i in idx]
+            )
             prediction = self.load().predict(samples, batch_size=self.batch_size, gpus=self.gpus, progress_bar=False)
             for i, value in zip(idx, prediction.scores):
                 out[i] = float(value)

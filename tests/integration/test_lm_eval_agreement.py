@@ -10,7 +10,9 @@ pytest.importorskip("lm_eval")
 
 
 def _benchmark(repo_root):
-    spec = importlib.util.spec_from_file_location("lm_eval_agreement", repo_root / "benchmarks" / "lm_eval_agreement.py")
+    spec = importlib.util.spec_from_file_location(
+        "lm_eval_agreement", repo_root / "benchmarks" / "lm_eval_agreement.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

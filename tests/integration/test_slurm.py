@@ -57,9 +57,9 @@ def run_dirs(sweep_dir: Path) -> list[Path]:
 
 
 def submitit_job_ids(sweep_dir: Path) -> list[str]:
-    """SLURM job ids ("12" or "12_0") from submitit's per-job folders under the sweep directory."""
-    folder = sweep_dir / ".submitit"
-    return sorted(p.name for p in folder.glob("*") if re.fullmatch(r"\d+(_\d+)?", p.name)) if folder.exists() else []
+    """SLURM job ids ("12", or "12_0" for array tasks) from submitit's folders under the sweep directory."""
+    return sorted(p.parent.name for p in sweep_dir.glob(".submitit/*/*_submitted.pkl")
+                  if re.fullmatch(r"\d+(_\d+)?", p.parent.name))
 
 
 def assert_run_dir_contract(run_dir: Path, steps: int) -> None:

@@ -45,16 +45,27 @@ def root(tmp_path) -> Path:
 
 
 def data_cfg(**overrides):
-    base = dict(name="t", train_dataset="mgsm", eval_dataset="mgsm", train_size=3, eval_size=4,
-                train_source="parallel", translator=None, few_shot=0, split_seed=0, hub_ids={})
+    base = dict(
+        name="t",
+        train_dataset="mgsm",
+        eval_dataset="mgsm",
+        train_size=3,
+        eval_size=4,
+        train_source="parallel",
+        translator=None,
+        few_shot=0,
+        split_seed=0,
+        hub_ids={},
+    )
     return OmegaConf.create(base | overrides)
 
 
 def test_mgsm_rows_answers_and_english_solution(root):
     de = load_examples("mgsm", ["de"], root)["de"]
     assert len(de) == N_PROBLEMS
-    assert de[0] == Example("mgsm-0", "de", "Wie viele apples in basket 0?", "How many apples in basket 0?", "125",
-                            "2 * 3 = 6 apples")
+    assert de[0] == Example(
+        "mgsm-0", "de", "Wie viele apples in basket 0?", "How many apples in basket 0?", "125", "2 * 3 = 6 apples"
+    )
     assert de[3].answer == "3125"  # '3,125' loses its thousands comma
 
 
@@ -64,7 +75,10 @@ def test_gsm8k_solution_strips_calculator_annotations():
 
 def test_msvamp_parallel_rows(root):
     de = load_examples("msvamp", ["de"], root)["de"]
-    assert [(e.id, e.answer, e.question_en) for e in de[:2]] == [("msvamp-0", "0", "tom has 0 pens ."), ("msvamp-1", "1", "tom has 1 pens .")]
+    assert [(e.id, e.answer, e.question_en) for e in de[:2]] == [
+        ("msvamp-0", "0", "tom has 0 pens ."),
+        ("msvamp-1", "1", "tom has 1 pens ."),
+    ]
 
 
 def test_available_languages_reads_the_files(root):
@@ -103,8 +117,13 @@ def test_corrupt_jsonl_names_file_and_line(root):
 
 
 def test_mmlu_prox_row_conversion():
-    row = {"question_id": 70, "question": "Welche Zahl ist prim?", "answer": "C", "answer_index": 2,
-           **{f"option_{i}": str(v) for i, v in enumerate([4, 6, 7, 8, 9, 10, 12, 14, 15, 16])}}
+    row = {
+        "question_id": 70,
+        "question": "Welche Zahl ist prim?",
+        "answer": "C",
+        "answer_index": 2,
+        **{f"option_{i}": str(v) for i, v in enumerate([4, 6, 7, 8, 9, 10, 12, 14, 15, 16])},
+    }
     example = row_to_example(row, "de", question_en="Which number is prime?")
     assert (example.id, example.answer, example.choices[2], len(example.choices)) == ("mmlu_prox-70", "C", "7", 10)
     padded = {"question_id": 1, "question": "q", "answer": None, "answer_index": 1, "options": ["a", "b", "N/A"]}
@@ -137,7 +156,9 @@ def test_train_never_gets_an_eval_problem_from_another_dataset(root):
         f.write(json.dumps({"question": "Extra two?", "answer": "#### 2"}) + "\n")
     everything = data_cfg(train_dataset="mgsm", eval_dataset="gsm8k", eval_size=-1, train_size=-1)
     assert load_splits(everything, ["en"], ["en"], root)["train"] == []
-    some = load_splits(data_cfg(train_dataset="mgsm", eval_dataset="gsm8k", eval_size=6, train_size=-1), ["en"], ["en"], root)
+    some = load_splits(
+        data_cfg(train_dataset="mgsm", eval_dataset="gsm8k", eval_size=6, train_size=-1), ["en"], ["en"], root
+    )
     eval_questions = {e.question_en for e in some["eval"]}
     assert 4 <= len(some["train"]) < N_PROBLEMS and not {e.question_en for e in some["train"]} & eval_questions
 
@@ -191,3 +212,12 @@ def test_into_english_translator_is_refused(root, tmp_path):
     cfg["translator"] = IntoEnglishOnly()
     with pytest.raises(ValueError, match="English-to-X"):
         load_splits(cfg, ["sw"], ["de"], root, cache_dir=tmp_path)
+
+
+def test_mgsm_drops_a_gsm8k_solution_whose_answer_disagrees(root):
+    path = root / "gsm8k" / "test.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[1]["answer"] = "wrong work\n#### 999"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    en = load_examples("mgsm", ["en"], root)["en"]
+    assert en[0].solution_en and en[1].solution_en == ""

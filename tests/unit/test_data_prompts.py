@@ -43,8 +43,15 @@ def test_unknown_language_is_refused():
 
 def test_exemplars_from_the_published_file(tmp_path):
     (tmp_path / "mgsm").mkdir()
-    rows = [{"id": 1, "q": "Frage: Roger hat 5 Bälle?", "a": "Schritt-für-Schritt-Antwort: 5 + 6 = 11. Die Antwort ist 11.",
-             "answer_number": 11, "equation_solution": "5 + 6 = 11."}]
+    rows = [
+        {
+            "id": 1,
+            "q": "Frage: Roger hat 5 Bälle?",
+            "a": "Schritt-für-Schritt-Antwort: 5 + 6 = 11. Die Antwort ist 11.",
+            "answer_number": 11,
+            "equation_solution": "5 + 6 = 11.",
+        }
+    ]
     (tmp_path / "mgsm" / "mgsm_exemplars.json").write_text(json.dumps({"de": rows}), encoding="utf-8")
     assert load_exemplars("de", 1, tmp_path) == [
         {"question": "Roger hat 5 Bälle?", "solution": "5 + 6 = 11. Die Antwort ist 11.", "answer": "11"}

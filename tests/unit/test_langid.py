@@ -9,6 +9,7 @@ from pbrl.langid import _identifier, detect_language, language_fraction, split_s
 def loaded_identifier():
     _identifier()  # load the model once, outside the timed tests
 
+
 DETECT_CASES = [
     ("Roger has 5 tennis balls. He buys 2 more cans. The answer is 11.", "en"),  # English
     ("Roger hat 5 Tennisbälle. Er kauft 2 weitere Dosen. Die Antwort ist 11.", "de"),  # German

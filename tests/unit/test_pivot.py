@@ -18,7 +18,18 @@ class FakeGenerate:
     def __init__(self, wrong=(), die_after=None):
         self.wrong, self.die_after, self.prompts_seen, self.batches = set(wrong), die_after, 0, 0
 
-    def __call__(self, model, tokenizer, prompts, max_new_tokens, batch_size, temperature=0.0, num_return_sequences=1, seed=0, desc=""):
+    def __call__(
+        self,
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens,
+        batch_size,
+        temperature=0.0,
+        num_return_sequences=1,
+        seed=0,
+        desc="",
+    ):
         if self.die_after is not None and self.batches >= self.die_after:
             raise KeyboardInterrupt("killed")
         self.batches += 1
@@ -32,8 +43,15 @@ class FakeGenerate:
 
 
 def cfg(**kw):
-    return {"kind": "model", "model": "fake-model", "num_samples": 1, "temperature": 0.0, "max_new_tokens": 32,
-            "batch_size": 2, "backend": "transformers"} | kw
+    return {
+        "kind": "model",
+        "model": "fake-model",
+        "num_samples": 1,
+        "temperature": 0.0,
+        "max_new_tokens": 32,
+        "batch_size": 2,
+        "backend": "transformers",
+    } | kw
 
 
 @pytest.fixture
@@ -50,8 +68,13 @@ def test_model_references_keep_only_verified(fake, tmp_path):
     fake(wrong={1, 4})
     rows = build_references(cfg(), EXAMPLES, tmp_path, model=object(), tokenizer=object())
     assert [r["id"] for r in rows] == ["p-0", "p-2", "p-3", "p-5"]
-    assert rows[1] == {"id": "p-2", "reference": "2 + 2 = 4. The answer is 4.", "reference_answer": "4",
-                       "verified": True, "source": "model:fake-model"}
+    assert rows[1] == {
+        "id": "p-2",
+        "reference": "2 + 2 = 4. The answer is 4.",
+        "reference_answer": "4",
+        "verified": True,
+        "source": "model:fake-model",
+    }
 
 
 def test_cache_hit_generates_nothing(fake, tmp_path):
@@ -75,8 +98,17 @@ def test_killed_run_resumes_where_it_stopped(fake, tmp_path):
     fake(die_after=2)  # two batches of 2 questions written, then killed
     with pytest.raises(KeyboardInterrupt):
         build_references(cfg(), EXAMPLES, tmp_path, model=object(), tokenizer=object())
-    cache = SampleCache(tmp_path, {"model": "fake-model", "backend": "transformers", "num_samples": 1,
-                                   "temperature": 0.0, "max_new_tokens": 32, "seed": 0})
+    cache = SampleCache(
+        tmp_path,
+        {
+            "model": "fake-model",
+            "backend": "transformers",
+            "num_samples": 1,
+            "temperature": 0.0,
+            "max_new_tokens": 32,
+            "seed": 0,
+        },
+    )
     assert len(cache) == 4
     with open(cache.path, "a") as f:
         f.write('{"key": "torn')  # a line cut by the kill
@@ -87,7 +119,9 @@ def test_killed_run_resumes_where_it_stopped(fake, tmp_path):
 
 def test_self_kind_uses_the_policy_model(fake, tmp_path):
     fake()
-    rows = build_references(cfg(kind="self", model=None), EXAMPLES[:2], tmp_path, self_model="policy", model=object(), tokenizer=object())
+    rows = build_references(
+        cfg(kind="self", model=None), EXAMPLES[:2], tmp_path, self_model="policy", model=object(), tokenizer=object()
+    )
     assert {r["source"] for r in rows} == {"self:policy"}
 
 

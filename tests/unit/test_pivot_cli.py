@@ -12,8 +12,33 @@ def test_cli_builds_gold_references(tmp_path, capsys):
     rows = [{"question": f"Q{i}?", "answer": f"1 + {i} = <<1+{i}={1 + i}>>{1 + i}\n#### {1 + i}"} for i in range(3)]
     (root / "gsm8k" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out"
-    assert main(["--kind", "gold", "--dataset", "gsm8k", "--split", "train", "--data-root", str(root),
-                 "--limit", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--kind",
+                "gold",
+                "--dataset",
+                "gsm8k",
+                "--split",
+                "train",
+                "--data-root",
+                str(root),
+                "--limit",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     refs = read_jsonl(out / "references.jsonl")
     assert [r["reference"] for r in refs] == ["1 + 0 = 1\nThe answer is 1.", "1 + 1 = 2\nThe answer is 2."]
     assert "2/2 references verified" in capsys.readouterr().out
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
+    assert (
+        main(["--kind", "gold", "--dataset", "mgsm", "--data-root", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: mgsm file") and "\n" not in err

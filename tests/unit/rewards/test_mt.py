@@ -2,12 +2,11 @@ import json
 import pickle
 
 import pytest
-from reward_fakes import FakeEmbedder, FakeTranslator
 
 from pbrl.rewards.backends.translators import (
+    NLLB_CODES,
     BergamotTranslator,
     HFTranslator,
-    NLLB_CODES,
     Translator,
     make_translator,
     model_family,
@@ -18,44 +17,57 @@ TABLE = {"Janet": "Janet", "tem": "has", "patos": "ducks", "gatos": "cats", "dez
 REF = "Janet has sixteen ducks"
 
 
-def reward(**kwargs):
-    return TranslationReward(translator=FakeTranslator(TABLE), **kwargs)
+@pytest.fixture
+def reward(fake_translator):
+    """TranslationReward over a word-table fake translator; call with the reward's keyword arguments."""
+    return lambda **kwargs: TranslationReward(translator=fake_translator(TABLE), **kwargs)
 
 
 class TestTranslationReward:
-    def test_faithful_translation_scores_higher(self):
+    def test_faithful_translation_scores_higher(self, reward):
         r = reward(metric="chrf")
-        good, bad = r(completions=["Janet tem dezesseis patos", "Janet tem gatos"], reference=[REF, REF], lang=["pt", "pt"])
+        good, bad = r(
+            completions=["Janet tem dezesseis patos", "Janet tem gatos"], reference=[REF, REF], lang=["pt", "pt"]
+        )
         assert good == pytest.approx(1.0)
         assert 0.0 <= bad < good
 
-    def test_bleu(self):
+    def test_bleu(self, reward):
         r = reward(metric="bleu")
         good, bad = r(completions=["Janet tem dezesseis patos", "gatos"], reference=[REF, REF], lang=["pt", "pt"])
         assert good == pytest.approx(1.0) and bad < 0.5
 
-    def test_embed_metric_uses_english_embedder(self):
-        r = TranslationReward(translator=FakeTranslator(TABLE), metric="embed", embed_backend=FakeEmbedder(),
-                              embed_calibration="none")
-        assert r(completions=["Janet tem dezesseis patos"], reference=[REF], lang=["pt"]) == [pytest.approx(1.0, abs=1e-5)]
+    def test_embed_metric_uses_english_embedder(self, fake_embedder, fake_translator):
+        r = TranslationReward(
+            translator=fake_translator(TABLE), metric="embed", embed_backend=fake_embedder, embed_calibration="none"
+        )
+        assert r(completions=["Janet tem dezesseis patos"], reference=[REF], lang=["pt"]) == [
+            pytest.approx(1.0, abs=1e-5)
+        ]
 
-    def test_english_is_not_translated(self):
-        fake = FakeTranslator(TABLE)
+    def test_english_is_not_translated(self, fake_translator):
+        fake = fake_translator(TABLE)
         r = TranslationReward(translator=fake)
         assert r(completions=[REF], reference=[REF], lang=["en"]) == [pytest.approx(1.0)]
         assert fake.lines == []
 
-    def test_none_cases_and_extra_kwargs(self):
+    def test_none_cases_and_extra_kwargs(self, reward):
         r = reward()
-        out = r(prompts=[1, 2, 3], completions=["", "Janet tem patos", "Janet"], reference=[REF, None, REF],
-                lang=["pt", "pt", None], trainer_state=None, completion_ids=[[1]] * 3)
+        out = r(
+            prompts=[1, 2, 3],
+            completions=["", "Janet tem patos", "Janet"],
+            reference=[REF, None, REF],
+            lang=["pt", "pt", None],
+            trainer_state=None,
+            completion_ids=[[1]] * 3,
+        )
         assert out == [None, None, None]
 
-    def test_unsupported_language_fails_at_construction(self):
+    def test_unsupported_language_fails_at_construction(self, reward):
         with pytest.raises(ValueError, match="cannot translate 'de'"):
             reward(langs=["pt", "de"])
 
-    def test_bad_metric(self):
+    def test_bad_metric(self, reward):
         with pytest.raises(ValueError, match="unknown mt metric 'ter'"):
             reward(metric="ter")
 
@@ -111,12 +123,15 @@ class TestBackends:
         with pytest.raises(ValueError, match="pt only"):
             t.check_language("de")
 
-    @pytest.mark.parametrize("model, family", [
-        ("facebook/nllb-200-distilled-600M", "nllb"),
-        ("facebook/m2m100_418M", "m2m100"),
-        ("Helsinki-NLP/opus-mt-{src}-en", "marian"),
-        ("Helsinki-NLP/opus-mt-mul-en", "marian"),
-    ])
+    @pytest.mark.parametrize(
+        "model, family",
+        [
+            ("facebook/nllb-200-distilled-600M", "nllb"),
+            ("facebook/m2m100_418M", "m2m100"),
+            ("Helsinki-NLP/opus-mt-{src}-en", "marian"),
+            ("Helsinki-NLP/opus-mt-mul-en", "marian"),
+        ],
+    )
     def test_family_detection(self, model, family):
         assert model_family(model) == family
 

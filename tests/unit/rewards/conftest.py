@@ -6,6 +6,7 @@ import re
 import zlib
 
 import numpy as np
+import pytest
 
 DIM = 64
 
@@ -41,7 +42,9 @@ class FakeTranslator:
 
     def check_language(self, lang):
         if lang != "en" and lang not in self.langs:
-            raise ValueError(f"translator {self.key} cannot translate '{lang}' to English; it supports: {', '.join(self.langs)}")
+            raise ValueError(
+                f"translator {self.key} cannot translate '{lang}' to English; it supports: {', '.join(self.langs)}"
+            )
 
     def translate(self, texts, src_lang, progress=False):
         if src_lang == "en":
@@ -49,3 +52,14 @@ class FakeTranslator:
         self.check_language(src_lang)
         self.lines.extend(texts)
         return [" ".join(self.table.get(w, w) for w in t.split()) for t in texts]
+
+
+@pytest.fixture
+def fake_embedder():
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_translator():
+    """FakeTranslator(table, langs=("pt",)) — the class, to build with each test's word table."""
+    return FakeTranslator
