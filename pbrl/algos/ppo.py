@@ -99,7 +99,7 @@ class PPOConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"algo ppo: {name}={getattr(self, name)} must be >= 1")
         if self.temperature <= 0:
-            raise ValueError(f"algo ppo: temperature={self.temperature} must be > 0 (PPO learns from sampled completions)")
+            raise ValueError(f"algo ppo: temperature={self.temperature} must be > 0 (PPO learns from samples)")
         for name in ("gamma", "lam", "top_p"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"algo ppo: {name}={getattr(self, name)} must be in [0, 1]")
@@ -490,7 +490,7 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
         raise ValueError("algo ppo runs in a single process; launch it without torchrun/accelerate (WORLD_SIZE=1)")
     cfg = build_config(algo_cfg)
     if "prompt" not in train_dataset.column_names:
-        raise ValueError(f"algo ppo: the training dataset has no 'prompt' column (columns: {train_dataset.column_names})")
+        raise ValueError(f"algo ppo needs a 'prompt' column in the training dataset (has: {train_dataset.column_names})")
     trainer = PPOTrainer(policy, reward_set, cfg, seed)
     checkpoints = run_dir / "checkpoints"
     metrics_path = run_dir / "metrics.jsonl"

@@ -58,7 +58,7 @@ def reference_examples(train_dataset):
     columns = train_dataset.column_names
     for needed in ("prompt", "reference"):
         if needed not in columns:
-            raise ValueError(f"algo sft needs a '{needed}' column in the training dataset (columns: {', '.join(columns)})")
+            raise ValueError(f"algo sft needs a '{needed}' column in the training dataset (has: {', '.join(columns)})")
     kept = train_dataset.filter(lambda row: bool(row["reference"] and str(row["reference"]).strip()))
     if len(kept) == 0:
         raise ValueError("algo sft: no training row has a reference; run the pivot stage (pivot=gold|self|model) first")

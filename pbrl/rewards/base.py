@@ -54,7 +54,7 @@ def column(columns: dict, name: str, n: int) -> list:
     values = columns.get(name)
     if values is None:
         return [None] * n
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__"):
         return [values] * n  # a scalar column (e.g. one language for the whole batch)
     values = list(values)
     if len(values) != n:

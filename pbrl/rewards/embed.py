@@ -30,7 +30,7 @@ class EmbeddingReward(Reward):
       the raw cosine varies over a few hundredths while accuracy and language rewards vary over
       [0, 1]. Summed with weights, the raw cosine would barely move the group-normalized advantage.
       Rescaling puts "as similar as an unrelated problem" at 0 and "identical" at 1, the same scale
-      as the other components and as `gate_threshold`, without changing the ranking of responses.
+      as the other components and as `gate_threshold`; the order of responses is kept (below-b ties at 0).
       `b` is fixed by `prepare(references)` (RewardSet.prepare, before training) or by
       `calibration_baseline`; otherwise it is a running estimate over references seen so far.
       Fewer than MIN_CALIBRATION_REFERENCES distinct references say little about unrelated pairs

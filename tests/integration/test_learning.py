@@ -148,7 +148,8 @@ def test_sft_imitates_the_reference(cache_dir, tmp_path):
     rows[0]["reference"] = ""  # no reference: skipped, not trained on as an empty answer
     before_policy = load_policy(compose("sft").policy, cache_dir, "cpu")
     before = reference_logprob(before_policy.model, before_policy.tokenizer, rows[1:])
-    overrides = [f"algo.max_steps={STEPS}", "algo.learning_rate=1e-2", "algo.per_device_batch_size=8", "algo.save_steps=1000"]
+    overrides = [f"algo.max_steps={STEPS}", "algo.learning_rate=1e-2", "algo.per_device_batch_size=8",
+                 "algo.save_steps=1000"]
     policy, final, metrics = run_algo("sft", cache_dir, tmp_path / "sft", overrides, rows)
     after = reference_logprob(policy.model, policy.tokenizer, rows[1:])
     losses = [r["loss"] for r in metrics]
