@@ -73,3 +73,24 @@ def test_default_style_splits(data_root):
     cross = {"train_dataset": "mgsm", "eval_dataset": "gsm8k", "train_size": -1, "eval_size": 300, "split_seed": 0}
     splits = load_splits(cross, ["en"], ["en"], data_root)
     assert 0 < len(splits["train"]) < 250  # MGSM problems picked for GSM8K-test eval are dropped
+
+
+def test_translate_step_makes_portuguese_training_questions_with_bergamot(data_root, tmp_path):
+    """train_source=translate: GSM8K English questions into Portuguese, offline, cached, numbers kept."""
+    import re
+
+    from pbrl.data.translate import check_translator, translate_examples
+    from pbrl.rewards.backends.translators import BergamotTranslator
+
+    translator = BergamotTranslator(cache_dir=tmp_path / "mt")
+    check_translator(translator)
+    english = load_examples("gsm8k", ["en"], data_root, split="train")["en"][:4]
+    translated = translate_examples(english, "pt", translator, tmp_path)
+    for en, pt in zip(english, translated):
+        assert pt.lang == "pt" and pt.id == en.id and pt.question != en.question_en
+        assert sorted(re.findall(r"\d+", pt.question.replace(",", ""))) == sorted(
+            re.findall(r"\d+", en.question_en.replace(",", ""))
+        ), (en.question_en, pt.question)
+    from pbrl.langid import detect_language
+
+    assert sum(detect_language(pt.question) == "pt" for pt in translated) >= 3

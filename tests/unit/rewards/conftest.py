@@ -46,7 +46,7 @@ class FakeTranslator:
                 f"translator {self.key} cannot translate '{lang}' to English; it supports: {', '.join(self.langs)}"
             )
 
-    def translate(self, texts, src_lang, progress=False):
+    def translate(self, texts, src_lang, tgt_lang="en", progress=False):
         if src_lang == "en":
             return list(texts)
         self.check_language(src_lang)

@@ -91,7 +91,7 @@ class LineCounter(Translator):
     def supported_description(self):
         return "pt"
 
-    def _translate(self, lines, src_lang):
+    def _translate(self, lines, src_lang, tgt_lang="en"):
         self.calls.extend(lines)
         return [line.upper() for line in lines]
 
@@ -112,7 +112,7 @@ class TestTranslatorBase:
         assert second.calls == []
 
     def test_unsupported_language_one_line(self):
-        with pytest.raises(ValueError, match="cannot translate 'de' to English; it supports: pt"):
+        with pytest.raises(ValueError, match="cannot translate 'de' to 'en'; it supports English and: pt"):
             LineCounter().translate(["x"], "de")
 
 
@@ -169,3 +169,52 @@ class TestBackends:
         r = TranslationReward(translator="bergamot", langs=["pt"])
         clone = pickle.loads(pickle.dumps(r))
         assert clone.__name__ == "mt" and isinstance(clone.translator, BergamotTranslator)
+
+
+class TestTranslationDirections:
+    """Rewards translate into English; `data.train_source=translate` needs English into X."""
+
+    def test_nllb_and_m2m_force_the_target_language(self):
+        class Tok:
+            def convert_tokens_to_ids(self, token):
+                return {"eng_Latn": 1, "deu_Latn": 2}[token]
+
+            def get_lang_id(self, code):
+                return {"en": 3, "sw": 4}[code]
+
+        tok = Tok()
+        assert HFTranslator("facebook/nllb-200-distilled-600M").generation_kwargs(tok, "en", "de") == {
+            "forced_bos_token_id": 2
+        }
+        assert tok.src_lang == "eng_Latn"
+        assert HFTranslator("facebook/m2m100_418M").generation_kwargs(tok, "en", "sw") == {"forced_bos_token_id": 4}
+
+    def test_single_pair_marian_accepts_its_pair_in_both_directions_only(self):
+        marian = HFTranslator("Helsinki-NLP/opus-mt-en-de")
+        assert marian.supports("de") and not marian.supports("fr")
+        with pytest.raises(ValueError, match="cannot translate 'en' to 'fr'"):
+            marian.check_language("en", "fr")
+
+    def test_english_to_english_is_identity_and_pairs_are_cached_apart(self, tmp_path):
+        calls = []
+        from pbrl.rewards.backends.translators import Translator
+
+        class Recording(Translator):
+            key = "recording"
+
+            def supports(self, lang):
+                return lang == "pt"
+
+            def supported_description(self):
+                return "pt"
+
+            def _translate(self, lines, src_lang, tgt_lang="en"):
+                calls.append((src_lang, tgt_lang, tuple(lines)))
+                return [f"[{src_lang}>{tgt_lang}] {line}" for line in lines]
+
+        t = Recording(tmp_path)
+        assert t.translate(["Hello"], "en", "en") == ["Hello"]
+        assert t.translate(["Olá"], "pt") == ["[pt>en] Olá"]
+        assert t.translate(["Hello"], "en", "pt") == ["[en>pt] Hello"]
+        assert t.translate(["Hello"], "en", "pt") == ["[en>pt] Hello"]  # cached
+        assert calls == [("pt", "en", ("Olá",)), ("en", "pt", ("Hello",))]
