@@ -56,12 +56,6 @@ def worker(algo: str, steps: int, completion_length: int, threads: int, cache_di
     from pbrl.rewards.base import RewardSet
     from pbrl.rundir import read_jsonl
 
-    class BenchRewardSet(RewardSet):
-        def pop_stats(self):
-            stats = self.stats()
-            self.reset_stats()
-            return stats
-
     class NullTracker:
         def log(self, row, step=None):
             pass
@@ -71,7 +65,7 @@ def worker(algo: str, steps: int, completion_length: int, threads: int, cache_di
     rows = [{"prompt": [{"role": "user", "content": f"Question: what is {i} + {i}?"}], "reference": "aeiou",
              "lang": "en", "id": f"bench-{i}"} for i in range(64)]
     policy = load_policy(cfg.policy, cache_dir, "cpu")
-    rewards = BenchRewardSet("refchars", {"refchars": ReferenceCharsReward()})
+    rewards = RewardSet("refchars", {"refchars": ReferenceCharsReward()})
     with tempfile.TemporaryDirectory() as run_dir:
         began = time.perf_counter()
         train(policy, datasets.Dataset.from_list(rows), rewards, cfg.algo, Path(run_dir), NullTracker(), cfg.seed)

@@ -26,11 +26,10 @@ def last_complete_checkpoint(checkpoints_dir: Path) -> Path | None:
     return None
 
 
-def save_final(trainer_or_model, tokenizer, final_dir: Path) -> Path:
+def save_final(model, tokenizer, final_dir: Path) -> Path:
     """Save the trained weights (adapter or full model) + tokenizer into `final_dir` atomically."""
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=".final-"))
-    model = getattr(trainer_or_model, "model", trainer_or_model)
     model = getattr(model, "module", model)  # unwrap DDP
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)

@@ -44,7 +44,6 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Optional
 
 import numpy as np
@@ -510,6 +509,6 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
             tracker.log(row, step=step)
         if step % cfg.save_steps == 0:
             trainer.save_checkpoint(checkpoints, step)
-    final = save_final(SimpleNamespace(model=trainer.model), policy.tokenizer, checkpoints / "final")
+    final = save_final(trainer.model, policy.tokenizer, checkpoints / "final")
     policy.model = trainer.model
     return final

@@ -92,7 +92,7 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     final = checkpoints / "final"
     if trainer.accelerator.is_main_process:
-        save_final(trainer, policy.tokenizer, final)
+        save_final(trainer.model, policy.tokenizer, final)
     trainer.accelerator.wait_for_everyone()
     policy.model = trainer.model
     return final

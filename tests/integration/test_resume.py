@@ -64,12 +64,6 @@ def run(algo: str, run_dir: Path, cache_dir: Path, kill_at: int | None = None) -
     from pbrl.rewards.base import RewardSet
     from pbrl.rundir import read_jsonl
 
-    class CountingRewardSet(RewardSet):
-        def pop_stats(self):
-            stats = self.stats()
-            self.reset_stats()
-            return stats
-
     cfg = compose_config([
         f"algo={algo}", "policy=tiny", "device=cpu", f"algo.max_steps={STEPS}", f"algo.save_steps={SAVE_STEPS}",
         "algo.per_device_batch_size=8", "algo.max_completion_length=12", *OVERRIDES[algo],
@@ -77,7 +71,7 @@ def run(algo: str, run_dir: Path, cache_dir: Path, kill_at: int | None = None) -
     rows = [{"prompt": [{"role": "user", "content": f"Question: what is {i} + {i}?"}], "reference": "aeiou",
              "lang": "en", "id": f"toy-{i}"} for i in range(16)]
     policy = load_policy(cfg.policy, cache_dir, "cpu")
-    rewards = CountingRewardSet("refchars", {"refchars": ReferenceCharsReward()})
+    rewards = RewardSet("refchars", {"refchars": ReferenceCharsReward()})
     train(policy, datasets.Dataset.from_list(rows), rewards, cfg.algo, run_dir, KillAtStep(kill_at), cfg.seed)
     return read_jsonl(run_dir / "metrics.jsonl")
 

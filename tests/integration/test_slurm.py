@@ -117,7 +117,7 @@ def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 1.0):
 
 
 def test_requeued_job_resumes_to_the_same_result(tmp_path, data_root):
-    steps = 6
+    steps = 8  # the requeue comes at checkpoint-2: SIGKILL (KillWait) lands long before step 8
     # The embedding reward is continuous, so the random policy's rewards and gradients are not all zero.
     common = ["reward=embed", f"algo.max_steps={steps}", *SMOKE, "name=requeue"]
     env = run_env(data_root)
@@ -151,6 +151,9 @@ def test_requeued_job_resumes_to_the_same_result(tmp_path, data_root):
     # The result file comes before SLURM's accounting records the end of the job.
     wait_for(lambda: job_states()[-1:] == ["COMPLETED"], 60, "sacct to show the job COMPLETED")
     assert job_states().count("REQUEUED") == 1, job_states()
+    (job_log,) = (sweep_dir / ".submitit" / job_id).glob("*_log.out")
+    # Both starts ran the train stage: the first was killed before checkpoints/final existed.
+    assert len(re.findall(r"stage train\s+running", job_log.read_text())) == 2, job_log
 
     (reference_dir,) = run_dirs(tmp_path / "reference" / "requeue")
     assert_run_dir_contract(run_dir, steps)
