@@ -142,6 +142,7 @@ class PbrlConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     threads: Optional[int] = None  # torch CPU threads; null = torch's default
+    local: Any = None  # conf/local/default.yaml: cluster account, partition, W&B entity (free-form)
 
 
 def register_configs() -> None:

@@ -227,7 +227,13 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
              for lang, by_when in evals["languages"].items() for when, m in by_when.items()],
         )
         tracker.log_image("report", run_dir / "report.png")
-        tracker.summary({"eval/after/" + k: v for k, v in ((after or {}).get("aggregate") or {}).items()})
+        tracker.summary(
+            {f"eval/{when}/{k}": v for when, r in (("before", before), ("after", after)) if r
+             for k, v in (r.get("aggregate") or {}).items()}
+            | {f"eval/{when}/{lang}/{metric}": value
+               for lang, by_when in evals["languages"].items() for when, m in by_when.items()
+               for metric, value in m.items() if isinstance(value, (int, float))}
+        )
         return summary
     finally:
         tracker.finish()

@@ -10,7 +10,11 @@ from pbrl.rewards.base import Reward, column, present
 
 MODES = ("qe", "ref")
 DEFAULT_MODELS = {"qe": "Unbabel/wmt22-cometkiwi-da", "ref": "Unbabel/wmt22-comet-da"}
-INSTALL_HINT = "the comet reward needs unbabel-comet: pip install pbrl[comet]"
+# unbabel-comet 2.2.7 pins transformers<5 and numpy<2; its code runs on newer ones (see
+# adapt_encoder_outputs), so it is installed without its pins next to the extra's other needs.
+INSTALL_HINT = (
+    "the comet reward needs unbabel-comet: pip install 'pbrl[comet]' && pip install --no-deps unbabel-comet==2.2.7"
+)
 
 
 class CometReward(Reward):

@@ -11,7 +11,7 @@ def test_missing_extra_gives_install_command(monkeypatch):
     monkeypatch.setattr(
         comet_module.importlib.util, "find_spec", lambda name, *a: None if name == "comet" else real(name, *a)
     )
-    with pytest.raises(ImportError, match=r"pip install pbrl\[comet\]") as err:
+    with pytest.raises(ImportError, match=r"pip install 'pbrl\[comet\]' && pip install --no-deps unbabel-comet==2.2.7") as err:
         CometReward()
     assert "\n" not in str(err.value)
 
