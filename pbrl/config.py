@@ -25,6 +25,7 @@ class LoraConfig:
     alpha: int = 32
     dropout: float = 0.05
     target_modules: List[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    layers_to_transform: Optional[List[int]] = None  # null = every layer
 
 
 @dataclass

@@ -18,6 +18,7 @@ class Policy:
     model: Any
     tokenizer: Any
     peft_config: Any | None  # peft.LoraConfig, applied by the trainer
+    gradient_checkpointing: bool = False
 
 
 def resolve_device(device: str) -> str:
@@ -58,6 +59,7 @@ def lora_config(lora_cfg):
         lora_alpha=lora_cfg.alpha,
         lora_dropout=lora_cfg.dropout,
         target_modules=list(lora_cfg.target_modules),
+        layers_to_transform=list(lora_cfg.layers_to_transform) if lora_cfg.layers_to_transform else None,
         task_type="CAUSAL_LM",
     )
 
@@ -85,4 +87,4 @@ def load_policy(policy_cfg, cache_dir: str | os.PathLike, device: str, adapter: 
     tokenizer = load_tokenizer(str(adapter) if has_tokenizer else name_or_path, policy_cfg.chat_template)
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return Policy(name_or_path, model, tokenizer, lora_config(policy_cfg.lora))
+    return Policy(name_or_path, model, tokenizer, lora_config(policy_cfg.lora), bool(policy_cfg.gradient_checkpointing))

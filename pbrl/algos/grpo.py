@@ -24,10 +24,13 @@ def trainer_class(trainer: str):
     return RLOOTrainer if trainer == "rloo" else GRPOTrainer
 
 
-def build_config(algo_cfg, output_dir: Path, seed: int, device: str, reward_weights: list[float]):
+def build_config(
+    algo_cfg, output_dir: Path, seed: int, device: str, reward_weights: list[float], gradient_checkpointing: bool = False
+):
     config_cls = config_class(algo_cfg.trainer)
     cuda = device == "cuda"
     kwargs = dict(
+        gradient_checkpointing=gradient_checkpointing,  # TRL defaults to True: slow, and costly on CPU
         output_dir=str(output_dir),
         max_steps=algo_cfg.max_steps,
         learning_rate=algo_cfg.learning_rate,
@@ -56,7 +59,9 @@ def build_config(algo_cfg, output_dir: Path, seed: int, device: str, reward_weig
 def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:
     device = policy.model.device.type
     checkpoints = run_dir / "checkpoints"
-    config = build_config(algo_cfg, checkpoints, seed, device, list(reward_set.weights))
+    config = build_config(
+        algo_cfg, checkpoints, seed, device, list(reward_set.weights), policy.gradient_checkpointing
+    )
     trainer_cls = trainer_class(algo_cfg.trainer)
     trainer = trainer_cls(
         model=policy.model,

@@ -28,11 +28,12 @@ def config_class(trainer: str):
     return SFTConfig
 
 
-def build_config(algo_cfg, output_dir: Path, seed: int, device: str):
+def build_config(algo_cfg, output_dir: Path, seed: int, device: str, gradient_checkpointing: bool = False):
     from trl import SFTConfig
 
     cuda = device == "cuda"
     kwargs = dict(
+        gradient_checkpointing=gradient_checkpointing,  # TRL defaults to True: slow, and costly on CPU
         output_dir=str(output_dir),
         max_steps=algo_cfg.max_steps,
         learning_rate=algo_cfg.learning_rate,
@@ -79,7 +80,7 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
     checkpoints = run_dir / "checkpoints"
     trainer = SFTTrainer(
         model=policy.model,
-        args=build_config(algo_cfg, checkpoints, seed, device),
+        args=build_config(algo_cfg, checkpoints, seed, device, policy.gradient_checkpointing),
         train_dataset=reference_examples(train_dataset),
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
