@@ -92,6 +92,7 @@ class DataConfig:
     eval_dataset: str = MISSING
     train_size: int = 32
     eval_size: int = 16
+    eval_levels: Optional[List[str]] = None  # evaluate only problems of these levels (null = all)
     train_source: str = "parallel"  # parallel | translate
     translator: Optional[Dict[str, Any]] = None
     few_shot: int = 0

@@ -1,4 +1,4 @@
-"""Checkpoint discovery and atomic final save, shared by all trainers."""
+"""What all trainers share: transformers TrainingArguments, checkpoint discovery, atomic final save."""
 
 from __future__ import annotations
 
@@ -38,3 +38,30 @@ def save_final(model, tokenizer, final_dir: Path) -> Path:
         shutil.rmtree(final_dir)
     os.replace(tmp, final_dir)
     return final_dir
+
+
+def training_arguments(algo_cfg, output_dir: Path, seed: int, device: str, gradient_checkpointing: bool, **extra) -> dict:
+    """Keyword arguments of a TRL config (a transformers `TrainingArguments`) from an `algo` node;
+    `algo.args` is applied last, so it overrides anything here."""
+    cuda = device == "cuda"
+    kwargs = dict(
+        gradient_checkpointing=gradient_checkpointing,  # TRL defaults to True: slow, and costly on CPU
+        output_dir=str(output_dir),
+        max_steps=algo_cfg.max_steps,
+        learning_rate=algo_cfg.learning_rate,
+        per_device_train_batch_size=algo_cfg.per_device_batch_size,
+        gradient_accumulation_steps=algo_cfg.gradient_accumulation_steps,
+        save_steps=algo_cfg.save_steps,
+        save_strategy="steps",
+        logging_steps=algo_cfg.logging_steps,
+        seed=seed,
+        data_seed=seed,
+        report_to="none",  # pbrl's tracker logs (W&B run naming, offline mode, secrets)
+        use_cpu=not cuda,
+        bf16=cuda,
+        save_only_model=False,
+        disable_tqdm=False,
+        **extra,
+    )
+    kwargs.update(dict(algo_cfg.args or {}))
+    return kwargs

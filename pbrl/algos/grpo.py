@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pbrl.algos.callbacks import MetricsCallback, truncate_metrics
-from pbrl.algos.checkpoints import last_complete_checkpoint, save_final
+from pbrl.algos.checkpoints import last_complete_checkpoint, save_final, training_arguments
 
 
 def config_class(trainer: str):
@@ -27,33 +27,15 @@ def trainer_class(trainer: str):
 def build_config(
     algo_cfg, output_dir: Path, seed: int, device: str, reward_weights: list[float], gradient_checkpointing: bool = False
 ):
-    config_cls = config_class(algo_cfg.trainer)
-    cuda = device == "cuda"
-    kwargs = dict(
-        gradient_checkpointing=gradient_checkpointing,  # TRL defaults to True: slow, and costly on CPU
-        output_dir=str(output_dir),
-        max_steps=algo_cfg.max_steps,
-        learning_rate=algo_cfg.learning_rate,
-        per_device_train_batch_size=algo_cfg.per_device_batch_size,
-        gradient_accumulation_steps=algo_cfg.gradient_accumulation_steps,
+    kwargs = training_arguments(
+        algo_cfg, output_dir, seed, device, gradient_checkpointing,
         num_generations=algo_cfg.num_generations,
         max_completion_length=algo_cfg.max_completion_length,
         temperature=algo_cfg.temperature,
         beta=algo_cfg.beta,
-        save_steps=algo_cfg.save_steps,
-        save_strategy="steps",
-        logging_steps=algo_cfg.logging_steps,
-        seed=seed,
-        data_seed=seed,
         reward_weights=reward_weights,
-        report_to="none",  # pbrl's tracker logs (W&B run naming, offline mode, secrets)
-        use_cpu=not cuda,
-        bf16=cuda,
-        save_only_model=False,
-        disable_tqdm=False,
     )
-    kwargs.update(dict(algo_cfg.args or {}))
-    return config_cls(**kwargs)
+    return config_class(algo_cfg.trainer)(**kwargs)
 
 
 def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:

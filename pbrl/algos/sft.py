@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 
 from pbrl.algos.callbacks import MetricsCallback, truncate_metrics
-from pbrl.algos.checkpoints import last_complete_checkpoint, save_final
+from pbrl.algos.checkpoints import last_complete_checkpoint, save_final, training_arguments
 
 log = logging.getLogger(__name__)
 
@@ -31,27 +31,7 @@ def config_class(trainer: str):
 def build_config(algo_cfg, output_dir: Path, seed: int, device: str, gradient_checkpointing: bool = False):
     from trl import SFTConfig
 
-    cuda = device == "cuda"
-    kwargs = dict(
-        gradient_checkpointing=gradient_checkpointing,  # TRL defaults to True: slow, and costly on CPU
-        output_dir=str(output_dir),
-        max_steps=algo_cfg.max_steps,
-        learning_rate=algo_cfg.learning_rate,
-        per_device_train_batch_size=algo_cfg.per_device_batch_size,
-        gradient_accumulation_steps=algo_cfg.gradient_accumulation_steps,
-        save_steps=algo_cfg.save_steps,
-        save_strategy="steps",
-        logging_steps=algo_cfg.logging_steps,
-        seed=seed,
-        data_seed=seed,
-        report_to="none",  # pbrl's tracker logs
-        use_cpu=not cuda,
-        bf16=cuda,
-        save_only_model=False,
-        disable_tqdm=False,
-    )
-    kwargs.update(dict(algo_cfg.args or {}))
-    return SFTConfig(**kwargs)
+    return SFTConfig(**training_arguments(algo_cfg, output_dir, seed, device, gradient_checkpointing))
 
 
 def reference_examples(train_dataset):

@@ -115,6 +115,21 @@ def _pick(ids: list[str], size: int | None, rng: random.Random) -> list[str]:
     return [i for i in ids if i in picked]
 
 
+def _at_levels(pool: dict[str, list[Example]], ids: list[str], levels, dataset: str) -> list[str]:
+    """Keep the problems whose `level` is in `levels` (PolyMath: low..top; demo: one-step, multi-step)."""
+    if not levels:
+        return ids
+    levels = [str(level) for level in levels]
+    level_of = {e.id: e.level for e in next(iter(pool.values()))}
+    kept = [i for i in ids if level_of.get(i) in levels]
+    if not kept:
+        found = sorted({str(v) for v in level_of.values() if v})
+        raise ValueError(
+            f"data.eval_levels={levels} matches no {dataset} problem; its levels: {', '.join(found) or 'none'}"
+        )
+    return kept
+
+
 def _question_key(example: Example) -> str:
     return " ".join(example.question_en.casefold().split())
 
@@ -147,7 +162,8 @@ def load_splits(
     eval_ids: list[str] = []
     if eval_dataset and eval_langs:
         eval_pool = load_examples(eval_dataset, eval_langs, data_root, hub_ids)
-        eval_ids = _pick(_common_ids(eval_pool), int(_cfg(data_cfg, "eval_size", -1)), rng)
+        eval_ids = _at_levels(eval_pool, _common_ids(eval_pool), _cfg(data_cfg, "eval_levels"), eval_dataset)
+        eval_ids = _pick(eval_ids, int(_cfg(data_cfg, "eval_size", -1)), rng)
         chosen = set(eval_ids)
         eval_examples = [e for lang in eval_langs for e in eval_pool[lang] if e.id in chosen]
     eval_questions = {_question_key(e) for e in eval_examples if e.question_en}

@@ -1,8 +1,9 @@
-"""pbrl's own demo set: 48 grade-school math word problems in 9 languages, shipped with the package.
+"""pbrl's own demo set: 72 grade-school math word problems in 9 languages, shipped with the package.
 
 It lets `python -m pbrl.run` run offline with no benchmark data. The problems were written for pbrl
 (see pbrl/data/demo/README.md); each has an English worked solution and an integer answer, and its
-question in every language of `DEMO_LANGUAGES`.
+question in every language of `DEMO_LANGUAGES`. 48 take 2-4 arithmetic steps (level "multi-step") and 24
+take one (level "one-step"), for small models that cannot solve the multi-step ones.
 
 Example:
     >>> example = load_demo(["de"])[0]
@@ -23,13 +24,14 @@ from pbrl.languages import check_languages
 
 NAME = "demo"
 DEMO_LANGUAGES = ("en", "de", "fr", "es", "ru", "zh", "ja", "sw", "bn")
+DEMO_LEVELS = ("one-step", "multi-step")
 LANGUAGES = DEMO_LANGUAGES  # the name every dataset module exports
 PROBLEMS_FILE = "problems.jsonl"
 
 
 @lru_cache(maxsize=1)
 def load_problems() -> tuple[dict, ...]:
-    """The raw rows of problems.jsonl: {id, answer, solution_en, question: {lang: text}}."""
+    """The raw rows of problems.jsonl: {id, answer, level, solution_en, question: {lang: text}}."""
     text = (files("pbrl.data") / "demo" / PROBLEMS_FILE).read_text(encoding="utf-8")
     return tuple(json.loads(line) for line in text.splitlines() if line.strip())
 
@@ -50,6 +52,7 @@ def load_demo(langs: list[str]) -> list[Example]:
             question_en=row["question"]["en"],
             answer=normalize_answer(row["answer"]),
             solution_en=row["solution_en"],
+            level=row["level"],
         )
         for lang in langs
         for row in problems

@@ -20,4 +20,4 @@ class Example:
     answer: str  # normalized gold final answer (pbrl.answers.normalize_answer); "" if unknown
     solution_en: str = ""  # English worked solution, "" if none
     choices: list[str] | None = None  # MMLU-ProX options, in letter order A..J
-    level: str | None = None  # PolyMath difficulty: low, medium, high, top
+    level: str | None = None  # PolyMath difficulty: low, medium, high, top; demo: one-step, multi-step

@@ -94,3 +94,12 @@ def test_translate_step_makes_portuguese_training_questions_with_bergamot(data_r
     from pbrl.langid import detect_language
 
     assert sum(detect_language(pt.question) == "pt" for pt in translated) >= 3
+
+
+def test_eval_levels_keep_only_those_problems(data_root):
+    cfg = {"train_dataset": "polymath", "eval_dataset": "polymath", "train_size": 3, "eval_size": 4,
+           "eval_levels": ["top"]}
+    split = load_splits(cfg, ["de"], ["en", "de"], data_root)
+    assert len(split["eval"]) == 8 and {e.level for e in split["eval"]} == {"top"}
+    with pytest.raises(ValueError, match=r"data.eval_levels=\['easy'\] matches no polymath problem; its levels:"):
+        load_splits({**cfg, "eval_levels": ["easy"]}, ["de"], ["en"], data_root)

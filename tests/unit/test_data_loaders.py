@@ -221,3 +221,4 @@ def test_mgsm_drops_a_gsm8k_solution_whose_answer_disagrees(root):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     en = load_examples("mgsm", ["en"], root)["en"]
     assert en[0].solution_en and en[1].solution_en == ""
+

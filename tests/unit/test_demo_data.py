@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from pbrl.answers import normalize_answer
-from pbrl.data.demo import DEMO_LANGUAGES, load_demo, load_problems
+from pbrl.data.demo import DEMO_LANGUAGES, DEMO_LEVELS, load_demo, load_problems
 
 NUMBER = re.compile(r"[0-9]+")  # not \d: that also matches Bengali, Devanagari, ... digits
 # "a op b (op c ...) = r" with integer operands, as the solutions write their steps.
@@ -44,8 +44,13 @@ def test_evaluate_follows_precedence_and_wrong_steps_are_caught():
     assert wrong_steps("She has 3 * 4 = 12 apples and 12 + 2 = 15 pears.") == ["12 + 2 = 15"]
 
 
-def test_48_problems_with_unique_sequential_ids():
-    assert [p["id"] for p in PROBLEMS] == [f"demo-{i:03d}" for i in range(48)]
+def test_72_problems_with_unique_sequential_ids():
+    assert [p["id"] for p in PROBLEMS] == [f"demo-{i:03d}" for i in range(72)]
+
+
+def test_levels_are_48_multi_step_then_24_one_step():
+    assert all(p["level"] in DEMO_LEVELS for p in PROBLEMS)
+    assert [p["level"] for p in PROBLEMS] == ["multi-step"] * 48 + ["one-step"] * 24
 
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p["id"])
@@ -58,6 +63,12 @@ def test_every_language_is_present_and_nonempty(problem):
 def test_english_question_is_short_and_asks_one_question(problem):
     sentences = re.split(r"(?<=[.?])\s+", problem["question"]["en"])
     assert len(sentences) <= 3 and sentences[-1].endswith("?")
+
+
+@pytest.mark.parametrize("problem", [p for p in PROBLEMS if p["level"] == "one-step"], ids=lambda p: p["id"])
+def test_one_step_problems_are_short_with_small_answers(problem):
+    assert len(re.split(r"(?<=[.?])\s+", problem["question"]["en"])) <= 2
+    assert 0 < int(problem["answer"]) <= 100
 
 
 @pytest.mark.parametrize("lang", [lang for lang in DEMO_LANGUAGES if lang != "en"])
@@ -77,7 +88,11 @@ def test_translations_carry_exactly_the_english_numbers(lang):
 def test_solution_arithmetic_is_right_and_ends_with_the_answer(problem):
     solution, answer = problem["solution_en"], problem["answer"]
     steps = list(EXPRESSION.finditer(solution))
-    assert len(steps) >= 2, "a demo problem takes at least 2 arithmetic steps"
+    if problem["level"] == "one-step":
+        assert len(steps) == 1, "a one-step problem's solution has exactly one arithmetic expression"
+        assert len(solution.splitlines()) == 2, "one step line, then the answer line"
+    else:
+        assert len(steps) >= 2, "a multi-step problem takes at least 2 arithmetic steps"
     assert wrong_steps(solution) == []
     assert steps[-1].group(2) == answer
     assert solution.splitlines()[-1] == f"The answer is {answer}."
@@ -109,13 +124,16 @@ def test_py3langid_recognizes_each_translation(lang, classify):
 
 def test_load_demo_gives_each_problem_in_each_language():
     examples = load_demo(["de", "bn"])
-    assert [e.lang for e in examples] == ["de"] * 48 + ["bn"] * 48
-    first_de, first_bn = examples[0], examples[48]
+    assert [e.lang for e in examples] == ["de"] * 72 + ["bn"] * 72
+    first_de, first_bn = examples[0], examples[72]
     assert first_de.id == first_bn.id == "demo-000"
     assert first_de.question == PROBLEMS[0]["question"]["de"]
     assert first_de.question_en == first_bn.question_en == PROBLEMS[0]["question"]["en"]
     assert first_de.answer == "7" and first_de.solution_en.endswith("The answer is 7.")
-    assert first_de.choices is None and first_de.level is None
+    assert first_de.choices is None and first_de.level == "multi-step"
+    assert [e.level for e in examples] == [p["level"] for p in PROBLEMS] * 2
+    one_step = examples[48]
+    assert (one_step.id, one_step.level, one_step.answer) == ("demo-048", "one-step", "12")
 
 
 @pytest.mark.parametrize(
