@@ -92,6 +92,7 @@ def rl_overrides(algo: str) -> list[str]:
         f"algo.max_steps={STEPS}",
         f"algo.learning_rate={LEARNING_RATES[algo]}",
         "algo.per_device_batch_size=8",
+        "algo.gradient_accumulation_steps=1",
         "algo.max_completion_length=16",
         "algo.save_steps=1000",
     ]

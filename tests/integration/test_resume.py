@@ -66,7 +66,7 @@ def run(algo: str, run_dir: Path, cache_dir: Path, kill_at: int | None = None) -
 
     cfg = compose_config([
         f"algo={algo}", "policy=tiny", "device=cpu", f"algo.max_steps={STEPS}", f"algo.save_steps={SAVE_STEPS}",
-        "algo.per_device_batch_size=8", "algo.max_completion_length=12", *OVERRIDES[algo],
+        "algo.per_device_batch_size=8", "algo.gradient_accumulation_steps=1", "algo.max_completion_length=12", *OVERRIDES[algo],
     ])
     rows = [{"prompt": [{"role": "user", "content": f"Question: what is {i} + {i}?"}], "reference": "aeiou",
              "lang": "en", "id": f"toy-{i}"} for i in range(16)]
