@@ -3,7 +3,7 @@
     python benchmarks/grpo_overhead.py [--steps 12] [--repeats 3] [--threads 1]
 
 Both sides train the same tiny model on the same rows with the same reward (pbrl's accuracy
-reward), batch, generation settings and seed; each runs in its own process, alternating, and the
+reward), batch, generation settings (every completion exactly 32 tokens, so both do equal work) and seed; each runs in its own process, alternating, and the
 per-step time is TRL's own `train_runtime / max_steps`, so only the training loop is compared.
 """
 
@@ -30,9 +30,10 @@ rows = [json.loads(line) for line in open(rows_path)]
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
 model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
 args = GRPOConfig(output_dir=out_dir, max_steps=int(steps), learning_rate=1e-4, per_device_train_batch_size=8,
-                  num_generations=4, max_completion_length=32, temperature=1.0, beta=0.04, save_strategy="no",
-                  logging_steps=1, seed=0, data_seed=0, report_to="none", use_cpu=True, loss_type="grpo",
-                  scale_rewards="group")
+                  gradient_accumulation_steps=1, num_generations=4, max_completion_length=32, temperature=1.0,
+                  beta=0.0, save_strategy="no", logging_steps=1, seed=0, data_seed=0, report_to="none",
+                  use_cpu=True, bf16=False, loss_type="grpo", scale_rewards="group", gradient_checkpointing=False,
+                  generation_kwargs={"min_new_tokens": 32})
 trainer = GRPOTrainer(model=model, reward_funcs=[AccuracyReward()], args=args,
                       train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer)
 trainer.train()
@@ -57,8 +58,13 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     work = Path(tempfile.mkdtemp(prefix="pbrl-overhead-"))
     cache = work / "cache"
-    common = ["policy=tiny", "reward=accuracy", "eval=none", f"algo.max_steps={args.steps}", "algo.save_steps=1000",
-              "algo.max_completion_length=32", f"threads={args.threads}", f"paths.cache={cache}"]
+    # Every setting the bare script hard-codes, pinned here too (the presets' values may change).
+    common = ["policy=tiny", "reward=accuracy", "eval=none", "algo=grpo", f"algo.max_steps={args.steps}",
+              "algo.save_steps=1000", "algo.learning_rate=1e-4", "algo.per_device_batch_size=8",
+              "algo.gradient_accumulation_steps=1", "algo.num_generations=4", "algo.max_completion_length=32",
+              "algo.temperature=1.0", "algo.beta=0.0", "algo.args.loss_type=grpo", "algo.args.scale_rewards=group",
+              "+algo.args.generation_kwargs.min_new_tokens=32",  # equal work: every completion 32 tokens
+              f"threads={args.threads}", f"paths.cache={cache}"]
 
     from pbrl.models.tiny import build_tiny
 

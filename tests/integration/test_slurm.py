@@ -117,9 +117,14 @@ def wait_for(predicate, timeout_s: float, what: str, poll_s: float = 1.0):
 
 
 def test_requeued_job_resumes_to_the_same_result(tmp_path, data_root):
-    steps = 8  # the requeue comes at checkpoint-2: SIGKILL (KillWait) lands long before step 8
+    # The requeue comes at checkpoint-2; SLURM's SIGKILL follows SIGTERM after KillWait (5 s), so the
+    # run must still be training then. 30 steps of 32-token completions take ~15 s on an idle machine and
+    # stay inside one epoch of the 64 training rows (2 prompts a step): resuming across an epoch
+    # boundary does not reproduce the sampler's order (see the closing note of this test's issue).
+    steps = 30
     # The embedding reward is continuous, so the random policy's rewards and gradients are not all zero.
-    common = ["reward=embed", f"algo.max_steps={steps}", *SMOKE, "name=requeue"]
+    common = ["reward=embed", f"algo.max_steps={steps}", *SMOKE, "data.train_size=8", "algo.max_completion_length=32",
+              "name=requeue"]
     env = run_env(data_root)
     start = time.monotonic()
     # The uninterrupted reference runs beside the SLURM job (one core each; threads=1 in both).
@@ -149,7 +154,8 @@ def test_requeued_job_resumes_to_the_same_result(tmp_path, data_root):
                               capture_output=True, text=True, timeout=30).stdout.split()
 
     # The result file comes before SLURM's accounting records the end of the job.
-    wait_for(lambda: job_states()[-1:] == ["COMPLETED"], 60, "sacct to show the job COMPLETED")
+    # (sacct lists a requeued job's records in no guaranteed order, and lags on a loaded machine.)
+    wait_for(lambda: "COMPLETED" in job_states(), 240, "sacct to show the job COMPLETED")
     assert job_states().count("REQUEUED") == 1, job_states()
     (job_log,) = (sweep_dir / ".submitit" / job_id).glob("*_log.out")
     # Both starts ran the train stage: the first was killed before checkpoints/final existed.
