@@ -48,7 +48,8 @@ def time_generation(model, tokenizer, prompts, batch_size: int, max_new_tokens: 
 
     start = time.perf_counter()
     outputs = generate(
-        model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, desc=f"bs={batch_size}"
+        model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, desc=f"bs={batch_size}",
+        min_new_tokens=max_new_tokens,  # equal work on both sides, even for a model that stops at once
     )
     seconds = time.perf_counter() - start
     tokens = sum(len(tokenizer(o[0], add_special_tokens=False)["input_ids"]) for o in outputs)

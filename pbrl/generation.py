@@ -31,6 +31,7 @@ def generate(
     seed: int = 0,
     desc: str = "generate",
     top_p: float = 1.0,
+    min_new_tokens: int = 0,
 ) -> list[list[str]]:
     """Return `num_return_sequences` completions for each prompt (greedy when temperature == 0)."""
     texts = [render_prompt(tokenizer, p) for p in prompts]
@@ -49,6 +50,8 @@ def generate(
         num_return_sequences=num_return_sequences,
         pad_token_id=tokenizer.pad_token_id,
     )
+    if min_new_tokens:
+        gen_kwargs["min_new_tokens"] = min_new_tokens
     if sampling:
         gen_kwargs.update(temperature=temperature, top_p=top_p)
     else:
