@@ -65,3 +65,24 @@ def training_arguments(algo_cfg, output_dir: Path, seed: int, device: str, gradi
     )
     kwargs.update(dict(algo_cfg.args or {}))
     return kwargs
+
+
+def train_trl(trainer, policy, run_dir: Path, tracker, reward_set=None) -> Path:
+    """Run a TRL trainer the pbrl way: metrics.jsonl per step, resume from the last complete
+    checkpoint (dropping metrics logged after it), atomic `checkpoints/final`, rank 0 writes."""
+    from pbrl.algos.callbacks import MetricsCallback, truncate_metrics
+
+    checkpoints = run_dir / "checkpoints"
+    main = trainer.accelerator.is_main_process
+    metrics_path = run_dir / "metrics.jsonl"
+    trainer.add_callback(MetricsCallback(metrics_path, tracker, reward_set, main))
+    resume = last_complete_checkpoint(checkpoints)
+    if main:
+        truncate_metrics(metrics_path, int(resume.name.split("-")[1]) if resume else 0)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    final = checkpoints / "final"
+    if main:
+        save_final(trainer.model, policy.tokenizer, final)
+    trainer.accelerator.wait_for_everyone()
+    policy.model = trainer.model
+    return final

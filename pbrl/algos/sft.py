@@ -16,8 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pbrl.algos.callbacks import MetricsCallback, truncate_metrics
-from pbrl.algos.checkpoints import last_complete_checkpoint, save_final, training_arguments
+from pbrl.algos.checkpoints import train_trl, training_arguments
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +64,4 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
     )
-    metrics_path = run_dir / "metrics.jsonl"
-    trainer.add_callback(MetricsCallback(metrics_path, tracker, None, trainer.accelerator.is_main_process))
-    resume = last_complete_checkpoint(checkpoints)
-    if trainer.accelerator.is_main_process:
-        truncate_metrics(metrics_path, int(resume.name.split("-")[1]) if resume else 0)
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    final = checkpoints / "final"
-    if trainer.accelerator.is_main_process:
-        save_final(trainer.model, policy.tokenizer, final)
-    trainer.accelerator.wait_for_everyone()
-    policy.model = trainer.model
-    return final
+    return train_trl(trainer, policy, run_dir, tracker, reward_set=None)
