@@ -95,7 +95,9 @@ class DataConfig:
     eval_levels: Optional[List[str]] = None  # evaluate only problems of these levels (null = all)
     train_source: str = "parallel"  # parallel | translate
     translator: Optional[Dict[str, Any]] = None
-    few_shot: int = 0
+    prompt_style: str = "chat"  # chat | plain (pbrl.data.prompts), for training rows and evaluation
+    few_shot: int = 0  # worked exemplars in the prompt (the dataset's own; MGSM's for the benchmarks)
+    stop_at_newline: bool = False  # one-line answers: generation ends at the first line break
     split_seed: int = 0
     hub_ids: Dict[str, str] = field(default_factory=dict)
 

@@ -95,11 +95,12 @@ def _cfg(cfg, key, default):
     return default if value is None else value
 
 
-def evaluate(model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root=None) -> dict:
+def evaluate(model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root=None, prompter=None) -> dict:
     """Greedy answers to `examples` (pbrl.data.Example) in their own language, scored per language.
 
-    eval_cfg: max_new_tokens, batch_size, few_shot (MGSM exemplars from `data_root`, default env
-    PBRL_DATA_ROOT, else the hub).
+    Prompts come from `prompter` (the run's task prompt, `pbrl.data.prompts.Prompter`; default: zero-shot
+    chat). eval_cfg: max_new_tokens, batch_size, few_shot (> 0: MGSM chat exemplars from `data_root`,
+    default env PBRL_DATA_ROOT, else the hub, instead of the run's prompt).
     """
     from pbrl.data import build_prompt, load_exemplars
     from pbrl.generation import generate
@@ -111,7 +112,10 @@ def evaluate(model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root
         if few_shot
         else {}
     )
-    prompts = [build_prompt(e, exemplars.get(e.lang)) for e in examples]
+    if prompter is not None and not few_shot:
+        prompts = [prompter(e) for e in examples]
+    else:
+        prompts = [build_prompt(e, exemplars.get(e.lang)) for e in examples]
     responses = generate(
         model,
         tokenizer,

@@ -70,3 +70,23 @@ def generate(
         tokenizer.padding_side = padding_side
         model.train(was_training)
     return results
+
+
+def newline_token_ids(tokenizer) -> list[int]:
+    """Ids of the tokens that decode to whitespace holding a line break."""
+    ids = []
+    for token, token_id in tokenizer.get_vocab().items():
+        text = tokenizer.convert_tokens_to_string([token])
+        if "\n" in text and not text.strip():
+            ids.append(token_id)
+    return sorted(ids)
+
+
+def stop_at_newline(model, tokenizer) -> None:
+    """End every generation (pbrl's and TRL's, which both read `model.generation_config`) at the
+    first line break, for tasks whose answers are one line: without it a few-shot prompted model
+    goes on writing the next "Question:" until `max_new_tokens`, and GRPO's completions are clipped."""
+    config = model.generation_config
+    eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
+    eos = [eos] if isinstance(eos, int) else list(eos)
+    config.eos_token_id = list(dict.fromkeys([*eos, *newline_token_ids(tokenizer)]))

@@ -56,10 +56,8 @@ def versions() -> dict:
     }
 
 
-def training_rows(train_examples, references: list[dict]) -> list[dict]:
+def training_rows(train_examples, references: list[dict], prompter) -> list[dict]:
     """Dataset rows for the trainers: one per (problem, language) whose reference was verified."""
-    from pbrl.data import build_prompt
-
     by_id = {r["id"]: r for r in references}
     rows = []
     for ex in train_examples:
@@ -68,7 +66,7 @@ def training_rows(train_examples, references: list[dict]) -> list[dict]:
             continue
         rows.append(
             {
-                "prompt": build_prompt(ex),
+                "prompt": prompter(ex),
                 "id": ex.id,
                 "lang": ex.lang,
                 "question": ex.question,
@@ -100,6 +98,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
 
     from pbrl.algos import train
     from pbrl.data import Example, load_splits
+    from pbrl.data.prompts import make_prompter
+    from pbrl.generation import stop_at_newline
     from pbrl.evaluation import evaluate
     from pbrl.pivot import build_references
     from pbrl.policy import load_policy, resolve_device
@@ -144,6 +144,12 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             split = stages.run("data", run_dir / "examples.jsonl", compute_examples, load_examples)
 
         policy = load_policy(cfg.policy, cache, device)
+        if cfg.data.stop_at_newline:
+            stop_at_newline(policy.model, policy.tokenizer)
+        prompter = make_prompter(
+            cfg.data.prompt_style, cfg.data.few_shot, cfg.data.train_dataset,
+            [*cfg.langs.train, *cfg.langs.eval], cfg.paths.data_root,
+        )
 
         def compute_references():
             reuse = cfg.pivot.kind == "self"  # pivot=self answers with the already loaded policy
@@ -159,7 +165,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
 
         with state.main_process_first():
             references = stages.run("pivot", run_dir / "references.jsonl", compute_references, read_jsonl)
-        rows = training_rows(split["train"], references)
+        rows = training_rows(split["train"], references, prompter)
         log.info("training rows: %d (%d problems with a verified reference)", len(rows), len(references))
         if not rows:
             raise RuntimeError("no training rows: every pivot reference failed verification (see references.jsonl)")
@@ -175,7 +181,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
 
             def compute():
                 result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
-                                  data_root=cfg.paths.data_root)
+                                  data_root=cfg.paths.data_root, prompter=prompter)
                 atomic_write_json(path, result)
                 return result
 
@@ -193,6 +199,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         stages.run("train", final, compute_train, lambda p: p)
         if trained:  # finished in an earlier invocation: evaluate the saved weights
             policy = load_policy(cfg.policy, cache, device, adapter=final)
+            if cfg.data.stop_at_newline:
+                stop_at_newline(policy.model, policy.tokenizer)
         after = evaluation("after")
         if not main:
             return {}
