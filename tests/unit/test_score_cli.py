@@ -19,9 +19,13 @@ ROWS = [
 
 def test_score_predictions_metrics():
     result = score_predictions(ROWS)
-    assert result["languages"]["en"] == {"n": 2, "accuracy": 0.5, "fidelity": 1.0}
+    en = result["languages"]["en"]
+    assert (en["n"], en["correct"], en["accuracy"], en["fidelity"]) == (2, 1, 0.5, 1.0)
+    assert en["accuracy_ci"] == pytest.approx([0.0945, 0.9055], abs=1e-4)  # Wilson 1/2
+    assert "english_share" not in en
     assert result["languages"]["de"]["accuracy"] == pytest.approx(2 / 3)
     assert result["languages"]["de"]["fidelity"] == pytest.approx(1 / 3)  # English answer and empty one
+    assert result["languages"]["de"]["english_share"] == pytest.approx(1 / 3)
     agg = result["aggregate"]
     assert agg["gap_to_en"] == pytest.approx(0.5 - 2 / 3) and agg["all_avg"] == pytest.approx((0.5 + 2 / 3) / 2)
     assert [p["pred"] for p in result["predictions"]] == ["4", "5", "4", "4", None]
