@@ -125,12 +125,11 @@ def aggregate(languages: dict[str, dict], rows: list[dict] | None = None) -> dic
             result["non_en_avg_ci"] = average.interval()
         if gap is not None:
             result["gap_to_en_ci"] = gap.interval()
-        result["intervals"] = INTERVAL_METHODS
     return result
 
 
 def score_predictions(rows: list[dict]) -> dict:
-    """Score responses: {"languages": {lang: metrics}, "aggregate", "predictions"}.
+    """Score responses: {"languages": {lang: metrics}, "aggregate", "intervals" (methods), "predictions"}.
 
     Rows: {id?, lang, response, answer, choices?, level?, reference?}; `reference` (the English
     solution) enables copy_share. See `language_metrics` for the per-language keys.
@@ -145,7 +144,8 @@ def score_predictions(rows: list[dict]) -> dict:
     for row in scored:
         by_lang[row["lang"]].append(row)
     languages = {lang: language_metrics(lang, group) for lang, group in by_lang.items()}
-    return {"languages": languages, "aggregate": aggregate(languages, scored), "predictions": scored}
+    return {"languages": languages, "aggregate": aggregate(languages, scored), "intervals": INTERVAL_METHODS,
+            "predictions": scored}
 
 
 def _cfg(cfg, key, default):
