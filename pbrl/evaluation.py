@@ -76,8 +76,8 @@ def _share(flags: list[bool], key: str) -> dict:
 
 
 def language_metrics(lang: str, group: list[dict]) -> dict:
-    """n, correct, accuracy (+ci), fidelity (+ci), english_share (non-English languages), copy_share
-    (rows with an English `reference` or `solution_en`), dw_acc (rows with a PolyMath level) of one language's scored rows."""
+    """One language's scored rows: n, correct, accuracy (+ci), fidelity (+ci), english_share (non-English
+    languages), copy_share (rows with an English `reference` or `solution_en`), dw_acc (PolyMath levels)."""
     correct = sum(bool(r["correct"]) for r in group)
     metrics = {
         "n": len(group),

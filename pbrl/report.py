@@ -16,8 +16,8 @@ def merge_evals(before: dict | None, after: dict | None) -> dict:
     """Combine the before/after evaluation results into eval.json's shape.
 
     {"languages": {lang: {"before": metrics, "after": metrics}}, "aggregate": {"before": ..., "after": ...},
-     "delta": pbrl.stats.paired_changes(...), "intervals": {key: method}}; `delta` (after - before on the same problems, paired by
-    (id, lang)) only when both results carry their predictions.
+     "delta": pbrl.stats.paired_changes(...), "intervals": {key: method}}; `delta` (after - before on
+    the same problems, paired by (id, lang)) only when both results carry their predictions.
     """
     langs: dict[str, dict] = {}
     for when, result in (("before", before), ("after", after)):
@@ -64,8 +64,8 @@ def language_table(evals: dict) -> str:
     language fidelity; then the non-English average, the gap to English and their changes."""
     delta = evals.get("delta") or {}
     lines = [
-        "| lang | n | accuracy before → after (%, 95 % CI) | Δ after − before (pp, paired 95 % CI) "
-        "| fidelity before → after (%) |",
+        ("| lang | n | accuracy before → after (%, 95 % CI) | Δ after − before (pp, paired 95 % CI) "
+         "| fidelity before → after (%) |"),
         "|---|---:|---:|---:|---:|",
     ]
     n_non_en = 0

@@ -74,7 +74,9 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     z2 = z * z
     center = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, center - half), min(1.0, center + half)
+    lo = 0.0 if successes == 0 else max(0.0, center - half)
+    hi = 1.0 if successes == n else min(1.0, center + half)
+    return lo, hi
 
 
 def newcombe_paired_interval(both: int, only_first: int, only_second: int, neither: int,
@@ -129,7 +131,7 @@ def paired_difference(before: list[bool], after: list[bool], z: float = Z95) -> 
 
 @dataclass(frozen=True)
 class LanguageOutcomes:
-    """0/1 outcomes per language and evaluation stage, the problems aligned across stages.
+    """Outcomes (0/1, or shares of seeds) per language and evaluation stage, problems aligned across stages.
 
     outcomes[lang] has shape (stages, problems). `clustered` is True when every language holds the
     same problems (same ids), in the same column order, so a resample can draw whole problems.
@@ -145,14 +147,14 @@ class LanguageOutcomes:
         Rows are matched across stages by (id, lang) (and order of occurrence for repeated ids);
         a problem missing from any stage is left out. Rows without an id are matched by position.
         """
-        keyed: list[dict[tuple, bool]] = []
+        keyed: list[dict[tuple, float]] = []
         for rows in stages:
             seen: dict[tuple, int] = defaultdict(int)
             table = {}
             for position, row in enumerate(rows):
                 ident = row.get("id")
                 base = (row["lang"], str(ident) if ident is not None else f"#{position}")
-                table[(*base, seen[base])] = bool(row[field])
+                table[(*base, seen[base])] = float(row[field])
                 seen[base] += 1
             keyed.append(table)
         common = set(keyed[0]).intersection(*keyed[1:]) if keyed else set()
@@ -163,6 +165,15 @@ class LanguageOutcomes:
                     for lang, keys in by_lang.items()}
         problem_sets = {tuple(k[1:] for k in keys) for keys in by_lang.values()}
         return cls(outcomes, clustered=len(problem_sets) == 1)
+
+    def pooled(self, groups: list[list[int]]) -> LanguageOutcomes:
+        """A table whose stage i is the mean of the stages in groups[i] (e.g. the seeds of one arm).
+
+        Example: stages [seed0, seed1, seed2] -> pooled([[0, 1, 2]]) has one stage, each problem's
+        outcome its share of right answers over the seeds.
+        """
+        return LanguageOutcomes({lang: np.stack([x[group].mean(axis=0) for group in groups])
+                                 for lang, x in self.outcomes.items()}, self.clustered)
 
     @property
     def languages(self) -> list[str]:
@@ -197,24 +208,30 @@ def _percentile(replicates: np.ndarray, value: float) -> Estimate:
     return Estimate(float(value), float(min(lo, value)), float(max(hi, value)))
 
 
-def non_english_average(table: LanguageOutcomes, stage: int = 0, n_boot: int = N_BOOTSTRAP,
-                        seed: int = BOOTSTRAP_SEED) -> Estimate | None:
-    """Mean of the non-English languages' accuracies, with a bootstrap interval over problems.
+def average_accuracy(table: LanguageOutcomes, langs: list[str], stage: int = 0, n_boot: int = N_BOOTSTRAP,
+                     seed: int = BOOTSTRAP_SEED) -> Estimate | None:
+    """Mean of the accuracies of `langs`, with a bootstrap interval over problems.
 
     When no resample differs (every answer right, or every answer wrong) the bootstrap says
-    nothing about the uncertainty; the Wilson interval of the pooled non-English answers stands in.
+    nothing about the uncertainty; the Wilson interval of the pooled answers stands in.
     """
-    langs = _non_english(table)
+    langs = [lang for lang in langs if lang in table.outcomes]
     if not langs:
         return None
     value = float(np.mean([table.outcomes[lang][stage].mean() for lang in langs]))
     means = table.bootstrap_means(n_boot, seed)
     replicates = np.mean([means[lang][stage] for lang in langs], axis=0)
     if np.ptp(replicates) == 0:
-        correct = int(sum(table.outcomes[lang][stage].sum() for lang in langs))
+        correct = round(float(sum(table.outcomes[lang][stage].sum() for lang in langs)))
         lo, hi = wilson_interval(correct, sum(table.n(lang) for lang in langs))
         return Estimate(value, lo, hi)
     return _percentile(replicates, value)
+
+
+def non_english_average(table: LanguageOutcomes, stage: int = 0, n_boot: int = N_BOOTSTRAP,
+                        seed: int = BOOTSTRAP_SEED) -> Estimate | None:
+    """Mean of the non-English languages' accuracies, with a bootstrap interval over problems."""
+    return average_accuracy(table, _non_english(table), stage, n_boot, seed)
 
 
 def _gap(means: dict[str, np.ndarray], langs: list[str], stage: int):
@@ -269,7 +286,7 @@ def paired_changes(before: list[dict], after: list[dict]) -> dict:
     table = LanguageOutcomes.from_rows([before, after])
     languages = {}
     for lang in sorted(table.languages, key=lambda lang: (lang != ENGLISH, lang)):
-        x = table.outcomes[lang].astype(bool)
+        x = table.outcomes[lang] > 0.5
         change = paired_difference(list(x[0]), list(x[1]))
         languages[lang] = {
             "n": table.n(lang),

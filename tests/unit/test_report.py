@@ -89,7 +89,8 @@ def test_table_shows_intervals_and_the_paired_change(evals):
 
 
 def test_old_eval_results_without_intervals_still_render():
-    old = {"languages": {"en": {"n": 6, "accuracy": 0.5, "fidelity": 1.0}, "de": {"n": 6, "accuracy": 0.0, "fidelity": 1.0}},
+    old = {"languages": {"en": {"n": 6, "accuracy": 0.5, "fidelity": 1.0},
+                         "de": {"n": 6, "accuracy": 0.0, "fidelity": 1.0}},
            "aggregate": {"en": 0.5, "non_en_avg": 0.0, "gap_to_en": 0.5, "fidelity_avg": 1.0}}
     table = language_table(merge_evals(old, old))
     assert "| de | 6 | 0.0 → 0.0 | – | 100.0 → 100.0 |" in table
@@ -106,4 +107,5 @@ def test_write_report_files(evals, tmp_path):
     assert saved["delta"]["non_en_avg"]["excludes_0"] is True
     assert "| sw |" in table
     bars = accuracy_bars(saved)
-    assert list(bars) == ["en", "de", "sw", "non-en avg"] and bars["de"]["after"][1] == saved["languages"]["de"]["after"]["accuracy_ci"]
+    assert list(bars) == ["en", "de", "sw", "non-en avg"]
+    assert bars["de"]["after"][1] == saved["languages"]["de"]["after"]["accuracy_ci"]

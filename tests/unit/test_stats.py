@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from pbrl.stats import (LanguageOutcomes, average_change, gap_change, gap_to_english, newcombe_paired_interval,
-                        non_english_average, paired_changes, paired_difference, wilson_interval)
+from pbrl.stats import (
+    LanguageOutcomes,
+    average_change,
+    gap_change,
+    gap_to_english,
+    newcombe_paired_interval,
+    non_english_average,
+    paired_changes,
+    paired_difference,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("successes,n,expected", [
@@ -61,8 +70,8 @@ def test_paired_interval_is_narrower_than_treating_the_runs_as_independent():
     # 40 problems, 20 right before; after: the same 20 plus 6 more. Pairing knows only 6 problems moved.
     before, after = [True] * 20 + [False] * 20, [True] * 26 + [False] * 14
     paired = paired_difference(before, after)
-    lo1, hi1 = wilson_interval(20, 40)
-    lo2, hi2 = wilson_interval(26, 40)
+    _, hi1 = wilson_interval(20, 40)
+    lo2, _ = wilson_interval(26, 40)
     independent_half_width = ((0.65 - lo2) ** 2 + (hi1 - 0.5) ** 2) ** 0.5  # Newcombe's unpaired lower half
     assert paired.value - paired.lo < independent_half_width
     assert paired.excludes_zero
@@ -93,9 +102,8 @@ def test_bootstrap_keeps_the_correlation_of_languages_that_share_problems():
     separate = LanguageOutcomes.from_rows([rows({"de": flags}) + [{"id": f"q{i}", "lang": "sw", "correct": ok}
                                                                   for i, ok in enumerate(flags)]])
     assert shared.clustered and not separate.clustered
-    width = lambda e: e.hi - e.lo  # noqa: E731
-    one = non_english_average(shared)
-    assert width(one) > 1.25 * width(non_english_average(separate))  # ~sqrt(2) wider
+    together, apart = non_english_average(shared), non_english_average(separate)
+    assert together.hi - together.lo > 1.25 * (apart.hi - apart.lo)  # ~sqrt(2) wider
 
 
 def test_all_wrong_average_still_has_an_interval():
