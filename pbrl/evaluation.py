@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from functools import lru_cache
 from statistics import mean
 
 from pbrl.answers import answers_match, extract_answer, extract_choice
@@ -61,9 +62,14 @@ def copies_reference(response: str, reference: str) -> bool:
         >>> copies_reference("She makes 24 + 18 = 42. The answer is 42.", "She makes 24 + 18 = 42. The answer is 42.")
         True
     """
+    return bool(response.strip()) and _chrf().sentence_score(response, [reference]).score >= COPY_CHRF
+
+
+@lru_cache(maxsize=1)
+def _chrf():
     from sacrebleu.metrics import CHRF
 
-    return bool(response.strip()) and CHRF().sentence_score(response, [reference]).score >= COPY_CHRF
+    return CHRF()
 
 
 def _reference(row: dict) -> str:

@@ -208,23 +208,49 @@ def _percentile(replicates: np.ndarray, value: float) -> Estimate:
     return Estimate(float(value), float(min(lo, value)), float(max(hi, value)))
 
 
+def _wilson_estimate(table: LanguageOutcomes, langs: list[str], stage: int) -> Estimate:
+    """Accuracy of the pooled answers of `langs` with its Wilson interval (seed shares rounded to counts)."""
+    correct = round(float(sum(table.outcomes[lang][stage].sum() for lang in langs)))
+    n = sum(table.n(lang) for lang in langs)
+    return Estimate(correct / n, *wilson_interval(correct, n))
+
+
+def _pooled_paired(table: LanguageOutcomes, langs: list[str]) -> Estimate:
+    """Stage 1 - stage 0 over the pooled problems of `langs`, Newcombe's paired interval."""
+    before = [bool(v > 0.5) for lang in langs for v in table.outcomes[lang][0]]
+    after = [bool(v > 0.5) for lang in langs for v in table.outcomes[lang][1]]
+    return paired_difference(before, after)
+
+
+def _mover_difference(a: Estimate, b: Estimate) -> Estimate:
+    """a - b with the interval recovered from the two intervals (MOVER, Zou & Donner 2008)."""
+    d = a.value - b.value
+    lo = d - math.sqrt((a.value - a.lo) ** 2 + (b.hi - b.value) ** 2)
+    hi = d + math.sqrt((a.hi - a.value) ** 2 + (b.value - b.lo) ** 2)
+    return Estimate(d, lo, hi)
+
+
+def _degenerate(replicates: np.ndarray) -> bool:
+    """No resample differs: every outcome the same (or no discordant pair); the bootstrap says nothing."""
+    return float(np.ptp(replicates)) == 0.0
+
+
+# When no resample differs (every answer right, or every answer wrong, or no problem changed) the
+# bootstrap collapses to a point and says nothing about the uncertainty; then the score intervals of
+# the pooled answers stand in (Wilson, Newcombe paired, combined by MOVER), as for a single language.
+
 def average_accuracy(table: LanguageOutcomes, langs: list[str], stage: int = 0, n_boot: int = N_BOOTSTRAP,
                      seed: int = BOOTSTRAP_SEED) -> Estimate | None:
-    """Mean of the accuracies of `langs`, with a bootstrap interval over problems.
-
-    When no resample differs (every answer right, or every answer wrong) the bootstrap says
-    nothing about the uncertainty; the Wilson interval of the pooled answers stands in.
-    """
+    """Mean of the accuracies of `langs`, with a bootstrap interval over problems."""
     langs = [lang for lang in langs if lang in table.outcomes]
     if not langs:
         return None
     value = float(np.mean([table.outcomes[lang][stage].mean() for lang in langs]))
     means = table.bootstrap_means(n_boot, seed)
     replicates = np.mean([means[lang][stage] for lang in langs], axis=0)
-    if np.ptp(replicates) == 0:
-        correct = round(float(sum(table.outcomes[lang][stage].sum() for lang in langs)))
-        lo, hi = wilson_interval(correct, sum(table.n(lang) for lang in langs))
-        return Estimate(value, lo, hi)
+    if _degenerate(replicates):
+        pooled = _wilson_estimate(table, langs, stage)
+        return Estimate(value, min(pooled.lo, value), max(pooled.hi, value))
     return _percentile(replicates, value)
 
 
@@ -246,8 +272,12 @@ def gap_to_english(table: LanguageOutcomes, stage: int = 0, n_boot: int = N_BOOT
     if ENGLISH not in table.outcomes or not langs:
         return None
     observed = {lang: x.mean(axis=1) for lang, x in table.outcomes.items()}
+    value = float(_gap(observed, langs, stage))
     replicates = _gap(table.bootstrap_means(n_boot, seed), langs, stage)
-    return _percentile(replicates, float(_gap(observed, langs, stage)))
+    if _degenerate(replicates):
+        gap = _mover_difference(_wilson_estimate(table, [ENGLISH], stage), _wilson_estimate(table, langs, stage))
+        return Estimate(value, min(gap.lo, value), max(gap.hi, value))
+    return _percentile(replicates, value)
 
 
 def gap_change(table: LanguageOutcomes, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> Estimate | None:
@@ -258,7 +288,11 @@ def gap_change(table: LanguageOutcomes, n_boot: int = N_BOOTSTRAP, seed: int = B
     observed = {lang: x.mean(axis=1) for lang, x in table.outcomes.items()}
     means = table.bootstrap_means(n_boot, seed)
     value = float(_gap(observed, langs, 1) - _gap(observed, langs, 0))
-    return _percentile(_gap(means, langs, 1) - _gap(means, langs, 0), value)
+    replicates = _gap(means, langs, 1) - _gap(means, langs, 0)
+    if _degenerate(replicates):
+        change = _mover_difference(_pooled_paired(table, [ENGLISH]), _pooled_paired(table, langs))
+        return Estimate(value, min(change.lo, value), max(change.hi, value))
+    return _percentile(replicates, value)
 
 
 def average_change(table: LanguageOutcomes, langs: list[str], n_boot: int = N_BOOTSTRAP,
@@ -270,6 +304,9 @@ def average_change(table: LanguageOutcomes, langs: list[str], n_boot: int = N_BO
     value = float(np.mean([table.outcomes[lang][1].mean() - table.outcomes[lang][0].mean() for lang in langs]))
     means = table.bootstrap_means(n_boot, seed)
     replicates = np.mean([means[lang][1] - means[lang][0] for lang in langs], axis=0)
+    if _degenerate(replicates):
+        change = _pooled_paired(table, langs)
+        return Estimate(value, min(change.lo, value), max(change.hi, value))
     return _percentile(replicates, value)
 
 

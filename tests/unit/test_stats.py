@@ -163,3 +163,25 @@ def test_gap_change_is_zero_when_nothing_changes():
     data = rows({"en": [True] * 5 + [False] * 5, "de": [True] * 2 + [False] * 8})
     change = gap_change(LanguageOutcomes.from_rows([data, data]))
     assert change.value == 0.0 and not change.excludes_zero
+
+
+def test_nothing_varies_still_gives_intervals_not_points():
+    # A model that is wrong everywhere, before and after: the bootstrap cannot see any spread,
+    # but 0 of 40 is not certainty; score intervals of the pooled answers stand in.
+    zeros = rows({"en": [False] * 40, "de": [False] * 40, "sw": [False] * 40})
+    table = LanguageOutcomes.from_rows([zeros, zeros])
+    change = average_change(table, ["de", "sw"])
+    assert change.value == 0.0 and change.lo < 0 < change.hi and not change.excludes_zero
+    gap = gap_to_english(table)
+    assert gap.value == 0.0 and gap.lo < 0 < gap.hi
+    assert gap_change(table).lo < 0 < gap_change(table).hi
+    assert paired_changes(zeros, zeros)["non_en_avg"]["delta_ci"][1] > 0
+
+
+def test_pooled_seeds_average_each_problem():
+    seeds = [rows({"de": [True, False, False, False]}), rows({"de": [True, True, False, False]}),
+             rows({"de": [True, True, True, False]})]
+    table = LanguageOutcomes.from_rows(seeds).pooled([[0, 1, 2]])
+    assert table.outcomes["de"].shape == (1, 4)
+    assert table.outcomes["de"][0].tolist() == pytest.approx([1.0, 2 / 3, 1 / 3, 0.0])
+    assert non_english_average(table).value == pytest.approx(0.5)
