@@ -90,9 +90,10 @@ def language_table(evals: dict) -> str:
         change_text = _signed(change["delta"], change.get("delta_ci"), change.get("excludes_0")) if change else "–"
         fidelity = (f"{_fmt(agg_before.get('fidelity_avg'))} → {_fmt(agg_after.get('fidelity_avg'))}"
                     if key == "non_en_avg" else "")
+        show = _with_ci if key == "non_en_avg" else _signed  # the gap can be negative
         lines.append(
-            f"| {label} | {n} | {_with_ci(agg_before.get(key), agg_before.get(f'{key}_ci'))} → "
-            f"{_with_ci(agg_after.get(key), agg_after.get(f'{key}_ci'))} | {change_text} | {fidelity} |"
+            f"| {label} | {n} | {show(agg_before.get(key), agg_before.get(f'{key}_ci'))} → "
+            f"{show(agg_after.get(key), agg_after.get(f'{key}_ci'))} | {change_text} | {fidelity} |"
         )
     notes = ["accuracy: Wilson 95 % interval per language; averages: bootstrap over problems."]
     if delta:
