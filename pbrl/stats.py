@@ -15,29 +15,37 @@ Which interval where, and why:
   (before, after) outcomes; it uses the pairing (only discordant problems move the difference) and
   stays well-behaved at 0 and 1, where a bootstrap collapses to a point.
 - Anything that averages languages (non-English average, gap to English, their before → after
-  change): a percentile bootstrap over problems. pbrl evaluates the same problem in every language,
-  and a hard problem is hard in all of them, so per-language accuracies are positively correlated;
-  the analytic interval for a mean of *independent* proportions would be too narrow. Resampling
-  whole problems (all their languages, and both evaluations for a paired difference) carries that
-  correlation without a model. When the languages do not share their problems, each language is
-  resampled on its own (stratified bootstrap). Seeded, so eval.json is reproducible.
+  change): a BCa bootstrap over problems (scipy.stats.bootstrap). pbrl evaluates the same problem in
+  every language, and a hard problem is hard in all of them, so per-language accuracies are
+  positively correlated; the analytic interval for a mean of *independent* proportions is too narrow.
+  Resampling whole problems (all their languages, and both evaluations for a paired difference)
+  carries that correlation without a model. Simulated (9 languages sharing problems of varying
+  difficulty): the true non-English average was covered by the bootstrap over problems in 92 % of
+  400 replications at 60 problems and 95 % of 200 at 200 problems, by the independent-proportions
+  interval in 69 % and 76 %; the paired gain's interval covered in 95.5 % and 91.5 %. When the
+  languages do not share their problems, each is resampled on its own (stratified). Seeded: eval.json
+  reproduces.
+  When no resample can differ (every answer wrong, or no problem changed) the bootstrap collapses to
+  a point; then the score intervals of the pooled answers stand in (Wilson, Newcombe, MOVER).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import binomtest, bootstrap
 
-Z95 = 1.959963984540054  # two-sided 95 % standard-normal quantile
+CONFIDENCE = 0.95
 N_BOOTSTRAP = 2000
 BOOTSTRAP_SEED = 0
 ENGLISH = "en"
 INTERVAL_METHODS = {
     "accuracy_ci": "Wilson score 95 %",
-    "non_en_avg_ci": f"percentile bootstrap over problems (all languages of a problem together), "
+    "non_en_avg_ci": f"BCa bootstrap over problems (all languages of a problem together), "
                      f"{N_BOOTSTRAP} resamples, seed {BOOTSTRAP_SEED}",
     "delta_ci": "per language: Newcombe paired square-and-add (method 10); averages: paired bootstrap over problems",
 }
@@ -59,8 +67,8 @@ class Estimate:
         return [self.lo, self.hi]
 
 
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for `successes` out of `n` (Wilson 1927).
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """Wilson score 95 % interval for `successes` out of `n` (Wilson 1927), through scipy.
 
     Example:
         >>> [round(x, 4) for x in wilson_interval(5, 10)]
@@ -70,19 +78,16 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
         raise ValueError(f"wilson_interval needs n > 0, got n={n}")
     if not 0 <= successes <= n:
         raise ValueError(f"wilson_interval needs 0 <= successes <= n, got {successes} of {n}")
-    p = successes / n
-    z2 = z * z
-    center = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    lo = 0.0 if successes == 0 else max(0.0, center - half)
-    hi = 1.0 if successes == n else min(1.0, center + half)
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    lo = 0.0 if successes == 0 else float(ci.low)
+    hi = 1.0 if successes == n else float(ci.high)
     return lo, hi
 
 
-def newcombe_paired_interval(both: int, only_first: int, only_second: int, neither: int,
-                             z: float = Z95) -> tuple[float, float]:
+def newcombe_paired_interval(both: int, only_first: int, only_second: int, neither: int) -> tuple[float, float]:
     """Interval for p1 - p2 of two proportions measured on the same n items (Newcombe 1998, method 10).
 
+    Written here because neither scipy nor the installed stack has it (statsmodels does not either).
     The 2×2 table: `both` items succeed in measurement 1 and 2, `only_first` in 1 alone,
     `only_second` in 2 alone, `neither` in none; p1 - p2 = (only_first - only_second) / n.
 
@@ -95,8 +100,8 @@ def newcombe_paired_interval(both: int, only_first: int, only_second: int, neith
         raise ValueError("newcombe_paired_interval needs at least one pair")
     first, second = both + only_first, both + only_second
     p1, p2 = first / n, second / n
-    l1, u1 = wilson_interval(first, n, z)
-    l2, u2 = wilson_interval(second, n, z)
+    l1, u1 = wilson_interval(first, n)
+    l2, u2 = wilson_interval(second, n)
     # Correlation of the two marginal proportions, with Newcombe's continuity correction of its numerator.
     margins = first * (n - first) * second * (n - second)
     cross = both * neither - only_first * only_second
@@ -112,7 +117,7 @@ def newcombe_paired_interval(both: int, only_first: int, only_second: int, neith
     return lower, upper
 
 
-def paired_difference(before: list[bool], after: list[bool], z: float = Z95) -> Estimate:
+def paired_difference(before: list[bool], after: list[bool]) -> Estimate:
     """after - before accuracy on the same problems, with Newcombe's paired interval.
 
     Example:
@@ -125,7 +130,7 @@ def paired_difference(before: list[bool], after: list[bool], z: float = Z95) -> 
     only_after = sum(1 for b, a in zip(before, after) if a and not b)
     only_before = sum(1 for b, a in zip(before, after) if b and not a)
     neither = len(before) - both - only_after - only_before
-    lo, hi = newcombe_paired_interval(both, only_after, only_before, neither, z)
+    lo, hi = newcombe_paired_interval(both, only_after, only_before, neither)
     return Estimate((only_after - only_before) / len(before), lo, hi)
 
 
@@ -182,30 +187,35 @@ class LanguageOutcomes:
     def n(self, lang: str) -> int:
         return self.outcomes[lang].shape[1]
 
-    def bootstrap_means(self, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> dict[str, np.ndarray]:
-        """Per language, (stages, n_boot) accuracies of resampled problem sets (same draw for every stage)."""
-        rng = np.random.default_rng(seed)
-        means = {}
-        shared_weights = None
-        for lang, x in self.outcomes.items():
-            n = x.shape[1]
-            if self.clustered:
-                if shared_weights is None:
-                    shared_weights = rng.multinomial(n, np.full(n, 1 / n), size=n_boot)
-                weights = shared_weights
-            else:
-                weights = rng.multinomial(n, np.full(n, 1 / n), size=n_boot)
-            means[lang] = x @ weights.T / n
-        return means
+
+def _linear_bootstrap(samples: list[np.ndarray], weights: list[float], clustered: bool, value: float,
+                      n_boot: int, seed: int) -> Estimate | None:
+    """Σ weights[j] · mean(samples[j]) with its BCa bootstrap interval; None when no resample can differ.
+
+    clustered: the samples are aligned on the same problems, resampled together (scipy's paired=True);
+    otherwise each sample is resampled on its own (stratified).
+    """
+    if clustered:
+        constant = float(np.ptp(sum(w * x for w, x in zip(weights, samples)))) == 0.0
+    else:
+        constant = all(float(np.ptp(x)) == 0.0 for x in samples)
+    if constant:
+        return None
+
+    def statistic(*xs, axis=-1):
+        return sum(w * x.mean(axis=axis) for w, x in zip(weights, xs))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # BCa on a nearly degenerate sample: NaN, handled below
+        ci = bootstrap(samples, statistic, n_resamples=n_boot, paired=clustered, vectorized=True,
+                       confidence_level=CONFIDENCE, method="BCa", rng=np.random.default_rng(seed)).confidence_interval
+    if not (math.isfinite(ci.low) and math.isfinite(ci.high)):
+        return None
+    return Estimate(value, min(float(ci.low), value), max(float(ci.high), value))
 
 
 def _non_english(table: LanguageOutcomes) -> list[str]:
     return [lang for lang in table.languages if lang != ENGLISH]
-
-
-def _percentile(replicates: np.ndarray, value: float) -> Estimate:
-    lo, hi = np.quantile(replicates, [0.025, 0.975])
-    return Estimate(float(value), float(min(lo, value)), float(max(hi, value)))
 
 
 def _wilson_estimate(table: LanguageOutcomes, langs: list[str], stage: int) -> Estimate:
@@ -230,28 +240,19 @@ def _mover_difference(a: Estimate, b: Estimate) -> Estimate:
     return Estimate(d, lo, hi)
 
 
-def _degenerate(replicates: np.ndarray) -> bool:
-    """No resample differs: every outcome the same (or no discordant pair); the bootstrap says nothing."""
-    return float(np.ptp(replicates)) == 0.0
-
-
-# When no resample differs (every answer right, or every answer wrong, or no problem changed) the
-# bootstrap collapses to a point and says nothing about the uncertainty; then the score intervals of
-# the pooled answers stand in (Wilson, Newcombe paired, combined by MOVER), as for a single language.
-
 def average_accuracy(table: LanguageOutcomes, langs: list[str], stage: int = 0, n_boot: int = N_BOOTSTRAP,
                      seed: int = BOOTSTRAP_SEED) -> Estimate | None:
     """Mean of the accuracies of `langs`, with a bootstrap interval over problems."""
     langs = [lang for lang in langs if lang in table.outcomes]
     if not langs:
         return None
-    value = float(np.mean([table.outcomes[lang][stage].mean() for lang in langs]))
-    means = table.bootstrap_means(n_boot, seed)
-    replicates = np.mean([means[lang][stage] for lang in langs], axis=0)
-    if _degenerate(replicates):
+    samples = [table.outcomes[lang][stage] for lang in langs]
+    value = float(np.mean([x.mean() for x in samples]))
+    found = _linear_bootstrap(samples, [1 / len(langs)] * len(langs), table.clustered, value, n_boot, seed)
+    if found is None:
         pooled = _wilson_estimate(table, langs, stage)
         return Estimate(value, min(pooled.lo, value), max(pooled.hi, value))
-    return _percentile(replicates, value)
+    return found
 
 
 def non_english_average(table: LanguageOutcomes, stage: int = 0, n_boot: int = N_BOOTSTRAP,
@@ -260,9 +261,10 @@ def non_english_average(table: LanguageOutcomes, stage: int = 0, n_boot: int = N
     return average_accuracy(table, _non_english(table), stage, n_boot, seed)
 
 
-def _gap(means: dict[str, np.ndarray], langs: list[str], stage: int):
-    """English minus the mean over `langs`, for arrays of per-language accuracies (or their replicates)."""
-    return means[ENGLISH][stage] - np.mean([means[lang][stage] for lang in langs], axis=0)
+def _gap_terms(samples_by_lang: dict[str, np.ndarray], langs: list[str]) -> tuple[list[np.ndarray], list[float]]:
+    """Samples and weights of English minus the mean over `langs`."""
+    samples = [samples_by_lang[ENGLISH]] + [samples_by_lang[lang] for lang in langs]
+    return samples, [1.0] + [-1 / len(langs)] * len(langs)
 
 
 def gap_to_english(table: LanguageOutcomes, stage: int = 0, n_boot: int = N_BOOTSTRAP,
@@ -271,13 +273,13 @@ def gap_to_english(table: LanguageOutcomes, stage: int = 0, n_boot: int = N_BOOT
     langs = _non_english(table)
     if ENGLISH not in table.outcomes or not langs:
         return None
-    observed = {lang: x.mean(axis=1) for lang, x in table.outcomes.items()}
-    value = float(_gap(observed, langs, stage))
-    replicates = _gap(table.bootstrap_means(n_boot, seed), langs, stage)
-    if _degenerate(replicates):
+    samples, weights = _gap_terms({lang: x[stage] for lang, x in table.outcomes.items()}, langs)
+    value = float(sum(w * x.mean() for w, x in zip(weights, samples)))
+    found = _linear_bootstrap(samples, weights, table.clustered, value, n_boot, seed)
+    if found is None:
         gap = _mover_difference(_wilson_estimate(table, [ENGLISH], stage), _wilson_estimate(table, langs, stage))
         return Estimate(value, min(gap.lo, value), max(gap.hi, value))
-    return _percentile(replicates, value)
+    return found
 
 
 def gap_change(table: LanguageOutcomes, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> Estimate | None:
@@ -285,29 +287,29 @@ def gap_change(table: LanguageOutcomes, n_boot: int = N_BOOTSTRAP, seed: int = B
     langs = _non_english(table)
     if ENGLISH not in table.outcomes or not langs:
         return None
-    observed = {lang: x.mean(axis=1) for lang, x in table.outcomes.items()}
-    means = table.bootstrap_means(n_boot, seed)
-    value = float(_gap(observed, langs, 1) - _gap(observed, langs, 0))
-    replicates = _gap(means, langs, 1) - _gap(means, langs, 0)
-    if _degenerate(replicates):
+    samples, weights = _gap_terms({lang: x[1] - x[0] for lang, x in table.outcomes.items()}, langs)
+    value = float(sum(w * x.mean() for w, x in zip(weights, samples)))
+    found = _linear_bootstrap(samples, weights, table.clustered, value, n_boot, seed)
+    if found is None:
         change = _mover_difference(_pooled_paired(table, [ENGLISH]), _pooled_paired(table, langs))
         return Estimate(value, min(change.lo, value), max(change.hi, value))
-    return _percentile(replicates, value)
+    return found
 
 
 def average_change(table: LanguageOutcomes, langs: list[str], n_boot: int = N_BOOTSTRAP,
                    seed: int = BOOTSTRAP_SEED) -> Estimate | None:
-    """Change (stage 1 - stage 0) of the mean accuracy over `langs`, paired bootstrap over problems."""
+    """Change (stage 1 - stage 0) of the mean accuracy over `langs`, paired bootstrap over problems:
+    each problem's after - before difference is resampled, so the pairing is kept."""
     langs = [lang for lang in langs if lang in table.outcomes]
     if not langs:
         return None
-    value = float(np.mean([table.outcomes[lang][1].mean() - table.outcomes[lang][0].mean() for lang in langs]))
-    means = table.bootstrap_means(n_boot, seed)
-    replicates = np.mean([means[lang][1] - means[lang][0] for lang in langs], axis=0)
-    if _degenerate(replicates):
+    samples = [table.outcomes[lang][1] - table.outcomes[lang][0] for lang in langs]
+    value = float(np.mean([x.mean() for x in samples]))
+    found = _linear_bootstrap(samples, [1 / len(langs)] * len(langs), table.clustered, value, n_boot, seed)
+    if found is None:
         change = _pooled_paired(table, langs)
         return Estimate(value, min(change.lo, value), max(change.hi, value))
-    return _percentile(replicates, value)
+    return found
 
 
 def paired_changes(before: list[dict], after: list[dict]) -> dict:
