@@ -10,8 +10,23 @@ import pytest
 
 from analysis.collect import eval_from_wandb_summary, labels, load_sweep, load_wandb_group
 from analysis.report import main as report_main
-from analysis.tables import (AVG, AVG_SD, COPY_SHARE, ENGLISH_SHARE, GAP, SEEDS, TRAINING_DELTA, accuracy_table, arms,
-                             comparison_table, delta_table, fidelity_table, language_intervals, to_latex, to_markdown)
+from analysis.tables import (
+    AVG,
+    AVG_SD,
+    COPY_SHARE,
+    ENGLISH_SHARE,
+    GAP,
+    SEEDS,
+    TRAINING_DELTA,
+    accuracy_table,
+    arms,
+    comparison_table,
+    delta_table,
+    fidelity_table,
+    language_intervals,
+    to_latex,
+    to_markdown,
+)
 
 # accuracy after training per run; "before" is 0.1 lower everywhere.
 ACCURACY = {
