@@ -332,3 +332,10 @@ def test_language_intervals_for_one_seed_and_for_several(comparison_sweep, sweep
     one = load_sweep(comparison_sweep / "reward=hybrid,seed=0")
     lo, hi = language_intervals(one)[arms(one)[0].label]["de"]
     assert (lo, hi) == pytest.approx((33.09, 57.51), abs=0.01)  # Wilson 27/60
+
+
+def test_unknown_baseline_arm_names_the_arms(comparison_sweep, capsys):
+    assert report_main([str(comparison_sweep), "--baseline", "reward=embed"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("analysis: error: unknown baseline 'reward=embed'; choose an arm: reward=accuracy, reward=hybrid "
+                   "(or a run folder)")
