@@ -1,7 +1,7 @@
 """Per-language evaluation: greedy batched generation, answer accuracy, language fidelity, DW-ACC.
 
     result = evaluate(model, tokenizer, examples, eval_cfg, desc="eval before")
-    result["languages"]["de"]  # {"n": 16, "accuracy": 0.31, "fidelity": 0.94}
+    result["languages"]["de"]  # {"n": 16, "correct": 5, "accuracy": 0.31, "accuracy_ci": [0.14, 0.56], ...}
 
 Scoring is `score_predictions`, a pure function shared with the `python -m pbrl.score` CLI.
 """
@@ -11,13 +11,17 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from functools import lru_cache
 from statistics import mean
 
 from pbrl.answers import answers_match, extract_answer, extract_choice
 from pbrl.langid import detect_language
+from pbrl.stats import (INTERVAL_METHODS, LanguageOutcomes, gap_to_english, non_english_average,
+                        wilson_interval)
 
 log = logging.getLogger(__name__)
 POLYMATH_LEVELS = ("low", "medium", "high", "top")  # DW-ACC weight 2^i in this order
+ENGLISH = "en"
 
 
 def score_row(row: dict) -> dict:
@@ -41,50 +45,113 @@ def dw_accuracy(level_accuracy: dict[str, float]) -> float:
     return sum(w * level_accuracy[level] for level, w in weights.items()) / sum(weights.values())
 
 
+COPY_CHRF = 60.0  # chrF (0-100) to the English reference at or above which an answer counts as a copy of it
+# Measured on the demo problems: the reference itself 100, with its last line dropped 85; an English
+# paraphrase 46, French/German/Spanish/Chinese answers with the same equations 45/32/27/16.
+
+
 def _mean_or_none(values):
     values = [v for v in values if v is not None]
     return mean(values) if values else None
 
 
-def aggregate(languages: dict[str, dict]) -> dict:
-    """en, non_en_avg, all_avg, gap_to_en (en - non_en_avg) and fidelity_avg over languages."""
-    en = languages["en"]["accuracy"] if "en" in languages else None
-    non_en = _mean_or_none(m["accuracy"] for lang, m in languages.items() if lang != "en")
-    return {
+def copies_reference(response: str, reference: str) -> bool:
+    """Whether `response` is (near) a copy of the English `reference`: sentence chrF >= COPY_CHRF.
+
+    Example:
+        >>> copies_reference("She makes 24 + 18 = 42. The answer is 42.", "She makes 24 + 18 = 42. The answer is 42.")
+        True
+    """
+    return bool(response.strip()) and _chrf().sentence_score(response, [reference]).score >= COPY_CHRF
+
+
+@lru_cache(maxsize=1)
+def _chrf():
+    from sacrebleu.metrics import CHRF
+
+    return CHRF()
+
+
+def _reference(row: dict) -> str:
+    return row.get("reference") or row.get("solution_en") or ""
+
+
+def _share(flags: list[bool], key: str) -> dict:
+    """{key: share, key_ci: Wilson interval} of the True flags."""
+    return {key: sum(flags) / len(flags), f"{key}_ci": list(wilson_interval(sum(flags), len(flags)))}
+
+
+def language_metrics(lang: str, group: list[dict]) -> dict:
+    """One language's scored rows: n, correct, accuracy (+ci), fidelity (+ci), english_share (non-English
+    languages), copy_share (rows with an English `reference` or `solution_en`), dw_acc (PolyMath levels)."""
+    correct = sum(bool(r["correct"]) for r in group)
+    metrics = {
+        "n": len(group),
+        "correct": correct,
+        "accuracy": correct / len(group),
+        "accuracy_ci": list(wilson_interval(correct, len(group))),
+    }
+    metrics |= _share([r["detected_lang"] == lang for r in group], "fidelity")
+    if lang != ENGLISH:
+        metrics |= _share([r["detected_lang"] == ENGLISH for r in group], "english_share")
+        with_reference = [r for r in group if _reference(r)]
+        if with_reference:
+            metrics |= _share([copies_reference(r.get("response") or "", _reference(r)) for r in with_reference],
+                              "copy_share")
+    levels: dict[str, list[bool]] = defaultdict(list)
+    for r in group:
+        if r.get("level") in POLYMATH_LEVELS:
+            levels[r["level"]].append(r["correct"])
+    if levels:
+        metrics["dw_acc"] = float(dw_accuracy({level: mean(v) for level, v in levels.items()}))
+    return metrics
+
+
+def aggregate(languages: dict[str, dict], rows: list[dict] | None = None) -> dict:
+    """en, non_en_avg, all_avg, gap_to_en (en - non_en_avg), fidelity_avg over languages; with the
+    scored `rows`, also the 95 % intervals of non_en_avg and gap_to_en (pbrl.stats) and the non-English
+    means of english_share and copy_share."""
+    en = languages[ENGLISH]["accuracy"] if ENGLISH in languages else None
+    non_en = _mean_or_none(m["accuracy"] for lang, m in languages.items() if lang != ENGLISH)
+    result = {
         "en": en,
         "non_en_avg": non_en,
         "all_avg": _mean_or_none(m["accuracy"] for m in languages.values()),
         "gap_to_en": en - non_en if en is not None and non_en is not None else None,
         "fidelity_avg": _mean_or_none(m["fidelity"] for m in languages.values()),
     }
+    for share in ("english_share", "copy_share"):
+        value = _mean_or_none(m.get(share) for lang, m in languages.items() if lang != ENGLISH)
+        if value is not None:
+            result[f"{share}_avg"] = value
+    if rows:
+        table = LanguageOutcomes.from_rows([rows])
+        average, gap = non_english_average(table), gap_to_english(table)
+        if average is not None:
+            result["non_en_avg_ci"] = average.interval()
+        if gap is not None:
+            result["gap_to_en_ci"] = gap.interval()
+    return result
 
 
 def score_predictions(rows: list[dict]) -> dict:
-    """Score responses: {"languages": {lang: {n, accuracy, fidelity, dw_acc?}}, "aggregate", "predictions"}.
+    """Score responses: {"languages": {lang: metrics}, "aggregate", "intervals" (methods), "predictions"}.
+
+    Rows: {id?, lang, response, answer, choices?, level?, reference?}; `reference` (the English
+    solution) enables copy_share. See `language_metrics` for the per-language keys.
 
     Example:
-        >>> score_predictions([{"lang": "en", "response": "The answer is 18.", "answer": "18"}])["languages"]
-        {'en': {'n': 1, 'accuracy': 1.0, 'fidelity': 1.0}}
+        >>> m = score_predictions([{"lang": "en", "response": "The answer is 18.", "answer": "18"}])["languages"]["en"]
+        >>> m["n"], m["correct"], m["accuracy"], [round(x, 3) for x in m["accuracy_ci"]]
+        (1, 1, 1.0, [0.207, 1.0])
     """
     scored = [score_row(r) for r in rows]
     by_lang: dict[str, list[dict]] = defaultdict(list)
     for row in scored:
         by_lang[row["lang"]].append(row)
-    languages = {}
-    for lang, group in by_lang.items():
-        metrics = {
-            "n": len(group),
-            "accuracy": mean(r["correct"] for r in group),
-            "fidelity": mean(r["detected_lang"] == lang for r in group),
-        }
-        levels: dict[str, list[bool]] = defaultdict(list)
-        for r in group:
-            if r.get("level") in POLYMATH_LEVELS:
-                levels[r["level"]].append(r["correct"])
-        if levels:
-            metrics["dw_acc"] = dw_accuracy({level: mean(v) for level, v in levels.items()})
-        languages[lang] = {k: float(v) if k != "n" else v for k, v in metrics.items()}
-    return {"languages": languages, "aggregate": aggregate(languages), "predictions": scored}
+    languages = {lang: language_metrics(lang, group) for lang, group in by_lang.items()}
+    return {"languages": languages, "aggregate": aggregate(languages, scored), "intervals": INTERVAL_METHODS,
+            "predictions": scored}
 
 
 def _cfg(cfg, key, default):
@@ -126,7 +193,8 @@ def evaluate(model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root
         desc=desc,
     )
     rows = [
-        {"id": e.id, "lang": e.lang, "response": r[0], "answer": e.answer, "choices": e.choices, "level": e.level}
+        {"id": e.id, "lang": e.lang, "response": r[0], "answer": e.answer, "choices": e.choices, "level": e.level,
+         "reference": e.solution_en}
         for e, r in zip(examples, responses)
     ]
     result = score_predictions(rows)
