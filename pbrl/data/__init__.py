@@ -21,6 +21,7 @@ from pbrl.data import gsm8k, mgsm, mmlu_prox, msvamp, polymath, wordproblems
 from pbrl.data.example import Example
 from pbrl.data.prompts import build_prompt, load_exemplars
 from pbrl.data.translate import make_translator, translate_examples
+from pbrl.data.wordproblems import wordproblem_exemplars
 from pbrl.languages import check_languages
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "load_examples",
     "load_exemplars",
     "load_splits",
+    "wordproblem_exemplars",
 ]
 
 log = logging.getLogger(__name__)

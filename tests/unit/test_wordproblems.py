@@ -134,9 +134,21 @@ def test_language_id_recognizes_the_questions(lang):
 
 
 @pytest.mark.parametrize(
-    ("number", "form"), [(1, "яблоко"), (2, "яблока"), (4, "яблока"), (5, "яблок"), (11, "яблок"),
-                         (12, "яблок"), (14, "яблок"), (21, "яблоко"), (22, "яблока"), (25, "яблок"),
-                         (111, "яблок"), (101, "яблоко")]
+    ("number", "form"),
+    [
+        (1, "яблоко"),
+        (2, "яблока"),
+        (4, "яблока"),
+        (5, "яблок"),
+        (11, "яблок"),
+        (12, "яблок"),
+        (14, "яблок"),
+        (21, "яблоко"),
+        (22, "яблока"),
+        (25, "яблок"),
+        (101, "яблоко"),
+        (111, "яблок"),
+    ],
 )
 def test_russian_noun_agrees_with_the_number(number, form):
     assert wp.plural_form("ru", number, ["яблоко", "яблока", "яблок"]) == form
@@ -190,7 +202,8 @@ def test_a_split_that_runs_out_of_problems_says_how_many_it_holds(monkeypatch):
     monkeypatch.setattr(wp, "SPLIT_SHARES", {"test": 100})
     wp.generate.cache_clear()
     try:
-        assert {p.key for p in wp.generate("test", 4)} == {"add_apples:2,2", "add_apples:2,3", "add_apples:3,2", "add_apples:3,3"}
+        keys = {p.key for p in wp.generate("test", 4)}
+        assert keys == {"add_apples:2,2", "add_apples:2,3", "add_apples:3,2", "add_apples:3,3"}
         with pytest.raises(ValueError, match="holds only 4 problems"):
             wp.generate("test", 5)
     finally:
