@@ -259,12 +259,19 @@ class RewardSet:
             totals.append(sum(w * v for w, v in terms) if terms else None)
         return totals, per_component
 
-    def prepare(self, references: Sequence[str]) -> None:
+    def prepare(self, references: Sequence[str], rows: Sequence[dict] | None = None) -> None:
         """Give components that precompute from the run's references (embedding caches,
-        calibration) all of them at once, before training; components without `prepare` skip."""
+        calibration) all of them at once, before training; components without `prepare` skip.
+        `rows` (the training rows: lang, question, reference, ...) go to those whose `prepare`
+        takes them (the embedding reward's cross-lingual calibration)."""
         for comp in self.components.values():
-            if hasattr(comp.reward, "prepare"):
-                comp.reward.prepare(references)
+            prepare = getattr(comp.reward, "prepare", None)
+            if prepare is None:
+                continue
+            if rows is not None and "rows" in inspect.signature(prepare).parameters:
+                prepare(references, rows=rows)
+            else:
+                prepare(references)
 
     def stats(self) -> dict[str, dict[str, float | int | None]]:
         """Per component since the last reset: "none" (completions scored None or NaN), "calls"
