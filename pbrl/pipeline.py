@@ -171,7 +171,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             raise RuntimeError("no training rows: every pivot reference failed verification (see references.jsonl)")
 
         reward_set = build_reward(cfg.reward)
-        reward_set.prepare([r["reference"] for r in references])
+        reward_set.prepare([r["reference"] for r in references], rows=rows)
 
         def evaluation(when: str):
             path = run_dir / f"eval_{when}.json"

