@@ -8,14 +8,18 @@ Scoring is `score_predictions`, a pure function shared with the `python -m pbrl.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from collections import defaultdict
 from functools import lru_cache
+from pathlib import Path
 from statistics import mean
 
 from pbrl.answers import answers_match, extract_answer, extract_choice
 from pbrl.langid import detect_language
+from pbrl.rundir import atomic_write_json, read_json
 from pbrl.stats import (INTERVAL_METHODS, LanguageOutcomes, gap_to_english, non_english_average,
                         wilson_interval)
 
@@ -162,12 +166,17 @@ def _cfg(cfg, key, default):
     return default if value is None else value
 
 
-def evaluate(model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root=None, prompter=None) -> dict:
+def evaluate(
+    model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root=None, prompter=None, cache_key=None, cache_dir=None
+) -> dict:
     """Greedy answers to `examples` (pbrl.data.Example) in their own language, scored per language.
 
     Prompts come from `prompter` (the run's task prompt, `pbrl.data.prompts.Prompter`; default: zero-shot
     chat). eval_cfg: max_new_tokens, batch_size, few_shot (> 0: MGSM chat exemplars from `data_root`,
     default env PBRL_DATA_ROOT, else the hub, instead of the run's prompt).
+    With `cache_key` (what identifies the weights, e.g. the base model's folder) and `cache_dir`, the
+    greedy responses are kept on disk and reused by any run that asks the same model the same prompts
+    with the same settings: every arm of a sweep shares one evaluation of the untrained policy.
     """
     from pbrl.data import build_prompt, load_exemplars
     from pbrl.generation import generate
@@ -183,15 +192,25 @@ def evaluate(model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root
         prompts = [prompter(e) for e in examples]
     else:
         prompts = [build_prompt(e, exemplars.get(e.lang)) for e in examples]
-    responses = generate(
-        model,
-        tokenizer,
-        prompts,
-        max_new_tokens=int(_cfg(eval_cfg, "max_new_tokens", 256)),
-        batch_size=int(_cfg(eval_cfg, "batch_size", 16)),
-        temperature=0.0,
-        desc=desc,
-    )
+    max_new_tokens = int(_cfg(eval_cfg, "max_new_tokens", 256))
+    cached = None
+    if cache_key is not None and cache_dir is not None:
+        cached = responses_cache_file(cache_dir, cache_key, model, tokenizer, prompts, max_new_tokens)
+    if cached is not None and cached.exists():
+        responses = read_json(cached)
+        log.info("%s: reusing %d greedy responses of the same model and prompts (%s)", desc, len(responses), cached)
+    else:
+        responses = generate(
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens=max_new_tokens,
+            batch_size=int(_cfg(eval_cfg, "batch_size", 16)),
+            temperature=0.0,
+            desc=desc,
+        )
+        if cached is not None:
+            atomic_write_json(cached, responses)
     rows = [
         {"id": e.id, "lang": e.lang, "response": r[0], "answer": e.answer, "choices": e.choices, "level": e.level,
          "reference": e.solution_en}
@@ -205,6 +224,27 @@ def evaluate(model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root
     for lang, m in sorted(result["languages"].items()):
         log.info("%s %s: n=%d accuracy=%.3f fidelity=%.3f", desc, lang, m["n"], m["accuracy"], m["fidelity"])
     return result
+
+
+def responses_cache_file(cache_dir, cache_key: str, model, tokenizer, prompts, max_new_tokens: int) -> Path:
+    """Where the greedy responses of `model` to `prompts` are kept: named by a hash of everything
+    they depend on (weights' identity, dtype, stop tokens, prompts, length, library versions)."""
+    import torch
+    import transformers
+
+    eos = model.generation_config.eos_token_id
+    identity = {
+        "model": str(cache_key),
+        "dtype": str(next(model.parameters()).dtype),
+        "device": next(model.parameters()).device.type,
+        "eos": eos if isinstance(eos, list) else [eos],
+        "vocab": len(tokenizer),
+        "max_new_tokens": max_new_tokens,
+        "prompts": [p if isinstance(p, str) else json.dumps(p, ensure_ascii=False) for p in prompts],
+        "versions": [torch.__version__, transformers.__version__],
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+    return Path(cache_dir) / f"greedy-{digest}.json"
 
 
 def _extra(row: dict) -> dict:

@@ -180,8 +180,11 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
                 return read_json(path) if path.exists() else None
 
             def compute():
+                # the untrained policy is the base model: its answers are shared by every run that asks the same
                 result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
-                                  data_root=cfg.paths.data_root, prompter=prompter)
+                                  data_root=cfg.paths.data_root, prompter=prompter,
+                                  cache_key=f"{policy.name_or_path}@{cfg.policy.revision}" if when == "before" else None,
+                                  cache_dir=cache / "eval")
                 atomic_write_json(path, result)
                 return result
 
