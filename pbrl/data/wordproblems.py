@@ -4,9 +4,10 @@ A problem is a template (pbrl/data/wordproblems/spec.yaml: level, number ranges,
 its numbers and a first name; it reads the same in every language (parallel, like MGSM), from the
 wording in pbrl/data/wordproblems/<lang>.yaml. Answers are exact integers; one-step problems take one
 +, -, * or / (exact division), two-step problems two. Two number scales: `standard` (answers up to
-100 and 200) and `small` (every number at most 20, answers up to 20 and 50), for small models. The splits `train`, `dev`, `test` and `shots`
-(few-shot exemplars) are disjoint by (template, numbers): a hash of that key, salted with the seed,
-decides which split a problem may belong to, so each split is stable whatever the others' sizes.
+100 and 200) and `small` (every number at most 20, answers up to 20 and 50), for small models.
+The splits `train`, `dev`, `test` and `shots` (few-shot exemplars) are disjoint by (template,
+numbers): a hash of that key, salted with the seed, decides which split a problem may belong to, so
+each split is stable whatever the others' sizes.
 
 Example:
     >>> example = load(["de"], "test", size=1)[0]
