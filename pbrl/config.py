@@ -94,6 +94,7 @@ class DataConfig:
     eval_size: int = 16
     eval_levels: Optional[List[str]] = None  # evaluate only problems of these levels (null = all)
     eval_split: str = "test"  # split the eval problems come from (gsm8k: test; wordproblems: test | dev)
+    number_scale: str = "standard"  # wordproblems: standard (answers <= 100/200) | small (numbers <= 20)
     train_source: str = "parallel"  # parallel | translate
     translator: Optional[Dict[str, Any]] = None
     prompt_style: str = "chat"  # chat | plain (pbrl.data.prompts), for training rows and evaluation

@@ -74,11 +74,13 @@ def load_examples(
     data_root: str | Path | None = None,
     hub_ids: dict | None = None,
     split: str = "test",
+    number_scale: str = "standard",
 ) -> dict[str, list[Example]]:
     """Every example of `dataset` in each of `langs`, as {lang: [Example, ...]} in dataset order.
 
     `split` only matters for gsm8k (train | test) and wordproblems (train | dev | test | shots, each
-    of wordproblems.DEFAULT_SIZES); the other sets are test sets.
+    of wordproblems.DEFAULT_SIZES); the other sets are test sets. `number_scale` (standard | small) only
+    matters for wordproblems.
     """
     _check_dataset(dataset)
     langs = check_languages(langs)
@@ -88,7 +90,7 @@ def load_examples(
         demo = load_demo(langs)
         return {lang: [e for e in demo if e.lang == lang] for lang in langs}
     if dataset == "wordproblems":
-        return {lang: wordproblems.load([lang], split) for lang in langs}
+        return {lang: wordproblems.load([lang], split, scale=number_scale) for lang in langs}
     module = _MODULES[dataset]
     if dataset != "gsm8k":  # gsm8k.load explains the translate route itself
         check_languages(langs, available=module.LANGUAGES, dataset=dataset)
@@ -164,13 +166,14 @@ def load_splits(
     eval_dataset = _cfg(data_cfg, "eval_dataset")
     train_dataset = _cfg(data_cfg, "train_dataset")
     cache_dir = cache_dir or os.environ.get("PBRL_CACHE_DIR") or DEFAULT_CACHE_DIR
+    number_scale = str(_cfg(data_cfg, "number_scale", "standard"))  # wordproblems only
 
     eval_examples: list[Example] = []
     eval_pool: dict[str, list[Example]] = {}
     eval_ids: list[str] = []
     if eval_dataset and eval_langs:
         eval_split = str(_cfg(data_cfg, "eval_split", "test"))
-        eval_pool = load_examples(eval_dataset, eval_langs, data_root, hub_ids, split=eval_split)
+        eval_pool = load_examples(eval_dataset, eval_langs, data_root, hub_ids, eval_split, number_scale)
         eval_ids = _at_levels(eval_pool, _common_ids(eval_pool), _cfg(data_cfg, "eval_levels"), eval_dataset)
         eval_ids = _pick(eval_ids, int(_cfg(data_cfg, "eval_size", -1)), rng)
         chosen = set(eval_ids)
@@ -185,7 +188,7 @@ def load_splits(
             raise ValueError(f"unknown data.train_source '{source}'; choose from: parallel, translate")
         pool_langs = train_langs if source == "parallel" else ["en"]
         split = "train" if train_dataset in ("gsm8k", "wordproblems") else "test"
-        pool = load_examples(train_dataset, pool_langs, data_root, hub_ids, split=split)
+        pool = load_examples(train_dataset, pool_langs, data_root, hub_ids, split, number_scale)
         ids = _common_ids(pool)
         first = next(iter(pool.values()))
         english_key = {e.id: _question_key(e) for e in first}

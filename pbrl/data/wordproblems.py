@@ -3,16 +3,18 @@
 A problem is a template (pbrl/data/wordproblems/spec.yaml: level, number ranges, arithmetic steps),
 its numbers and a first name; it reads the same in every language (parallel, like MGSM), from the
 wording in pbrl/data/wordproblems/<lang>.yaml. Answers are exact integers; one-step problems take one
-+, -, * or / (exact division), two-step problems two. The splits `train`, `dev`, `test` and `shots`
-(few-shot exemplars) are disjoint by (template, numbers): a hash of that key, salted with the seed,
-decides which split a problem may belong to, so each split is stable whatever the others' sizes.
++, -, * or / (exact division), two-step problems two. Two number scales: `standard` (answers up to
+100 and 200) and `small` (every number at most 20, answers up to 20 and 50), for small models.
+The splits `train`, `dev`, `test` and `shots` (few-shot exemplars) are disjoint by (template,
+numbers): a hash of that key, salted with the seed, decides which split a problem may belong to, so
+each split is stable whatever the others' sizes.
 
 Example:
     >>> example = load(["de"], "test", size=1)[0]
     >>> example.id, example.answer, example.question
-    ('wp-test-00000', '43', 'Jonas hat 8 Äpfel und kauft noch 35 Äpfel dazu. Wie viele Äpfel hat Jonas jetzt?')
+    ('wp-test-00000', '63', 'Marie hat 53 Äpfel und kauft noch 10 Äpfel dazu. Wie viele Äpfel hat Marie jetzt?')
     >>> example_solution(example.id, "de")
-    '8 + 35 = 43. Die Antwort ist 43.'
+    '53 + 10 = 63. Die Antwort ist 63.'
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass
-from fractions import Fraction
+import itertools
+import math
+import operator
 from functools import lru_cache
 from importlib.resources import files
 
@@ -37,10 +41,12 @@ SPLIT_SHARES = {"test": 15, "dev": 15, "shots": 5, "train": 65}
 SPLITS = tuple(SPLIT_SHARES)
 DEFAULT_SIZES = {"train": 2000, "dev": 400, "test": 400, "shots": 24}
 DEFAULT_SEED = 0
+DEFAULT_SCALE = "standard"
 MAX_DRAWS = 5000  # failed draws in a row after which a template counts as used up in a split
-OPERATIONS = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "/": lambda x, y: x / y}
+OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.floordiv}  # "/" only if exact
+ENUMERATE_LIMIT = 20_000  # templates with at most this many number tuples are enumerated, larger ones sampled
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:\.(\w+))?((?:\|[^{}|]*)*)\}")
-_ID = re.compile(r"^wp-(\w+)-(\d+)$")
+_ID = re.compile(r"^wp-(?:(\w+)-)?(\w+)-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,19 @@ class Template:
     level: str
     slots: tuple[tuple[str, int, int], ...]  # (slot, low, high), inclusive
     steps: tuple[tuple[str, str, str], ...]  # (left, op, right); operands are slots or s1, s2, ...
+
+
+@dataclass(frozen=True)
+class Scale:
+    max_operand: int | None  # largest number in a question (None: the template's ranges)
+    max_answer: dict[str, int]  # largest answer per level
+
+
+@dataclass(frozen=True)
+class Spec:
+    templates: dict[str, Template]  # in file order
+    min_result: int  # least result of any step
+    scales: dict[str, Scale]
 
 
 @dataclass(frozen=True)
@@ -80,8 +99,8 @@ def _package_file(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def load_spec() -> tuple[dict[str, Template], int, dict[str, int]]:
-    """The templates of spec.yaml in file order, the least step result and the largest answer per level."""
+def load_spec() -> Spec:
+    """spec.yaml: the templates, the least step result and the number scales."""
     raw = yaml.safe_load(_package_file("spec.yaml"))
     templates = {}
     for template_id, entry in raw["templates"].items():
@@ -90,7 +109,11 @@ def load_spec() -> tuple[dict[str, Template], int, dict[str, int]]:
             raise ValueError(f"bad template '{template_id}' in wordproblems/spec.yaml")
         slots = tuple((slot, int(low), int(high)) for slot, (low, high) in entry["slots"].items())
         templates[template_id] = Template(template_id, entry["level"], slots, steps)
-    return templates, int(raw["min_result"]), {k: int(v) for k, v in raw["max_answer"].items()}
+    scales = {
+        name: Scale(entry["max_operand"], {level: int(v) for level, v in entry["max_answer"].items()})
+        for name, entry in raw["scales"].items()
+    }
+    return Spec(templates, int(raw["min_result"]), scales)
 
 
 @lru_cache(maxsize=None)
@@ -100,7 +123,7 @@ def load_wording(lang: str) -> Wording:
     raw = yaml.safe_load(_package_file(f"{lang}.yaml"))
     names = tuple(name if isinstance(name, dict) else {"nom": name} for name in raw["names"])
     templates = dict(raw["templates"])
-    missing = set(load_spec()[0]) ^ set(templates)
+    missing = set(load_spec().templates) ^ set(templates)
     if missing:
         raise ValueError(f"wordproblems/{lang}.yaml and spec.yaml differ in templates {sorted(missing)}")
     return Wording(lang, names, dict(raw["solution"]), templates)
@@ -111,20 +134,24 @@ def check_language(lang: str) -> None:
         raise ValueError(f"unknown language '{lang}' for dataset '{NAME}'; choose from: {', '.join(sorted(LANGUAGES))}")
 
 
-def solve(template: Template, numbers: dict[str, int]) -> list[tuple[int, str, int, int]] | None:
-    """The steps (left, op, right, result) of `template` on `numbers`; None if a step breaks the spec.
+def solve(template: Template, numbers: dict[str, int], scale: str = DEFAULT_SCALE) -> list[tuple] | None:
+    """The steps (left, op, right, result) of `template` on `numbers`; None if they break the spec.
 
-    A step breaks it when its result is not an integer or is below the spec's `min_result`, or when
-    the answer is above the level's `max_answer`.
+    They break it when a result is not an integer or is below the spec's `min_result`, or when the
+    answer is above the scale's `max_answer` for the template's level.
     """
-    _, min_result, max_answer = load_spec()
-    values: dict[str, Fraction] = {slot: Fraction(value) for slot, value in numbers.items()}
+    spec = load_spec()
+    min_result, max_answer = spec.min_result, check_scale(scale).max_answer
+    values = dict(numbers)
     steps = []
     for index, (left, op, right) in enumerate(template.steps, start=1):
-        result = OPERATIONS[op](values[left], values[right])
-        if result.denominator != 1 or result < min_result:
+        x, y = values[left], values[right]
+        if op == "/" and x % y:
             return None
-        steps.append((int(values[left]), op, int(values[right]), int(result)))
+        result = OPERATIONS[op](x, y)
+        if result < min_result:
+            return None
+        steps.append((x, op, y, result))
         values[f"s{index}"] = result
     return steps if steps[-1][3] <= max_answer[template.level] else None
 
@@ -179,7 +206,7 @@ def solution(problem: Problem, lang: str) -> str:
     arithmetic; only the sentence ends and the localized answer sentence differ.
     """
     fmt = load_wording(lang).solution
-    steps = solve(load_spec()[0][problem.template], dict(problem.numbers))
+    steps = solve(load_spec().templates[problem.template], dict(problem.numbers))
     if steps is None:
         raise ValueError(f"problem {problem.key} breaks wordproblems/spec.yaml")
     parts = [f"{left} {op} {right} = {result}{fmt['step_end']}" for left, op, right, result in steps]
@@ -188,7 +215,7 @@ def solution(problem: Problem, lang: str) -> str:
 
 
 def answer(problem: Problem) -> int:
-    return solve(load_spec()[0][problem.template], dict(problem.numbers))[-1][3]
+    return solve(load_spec().templates[problem.template], dict(problem.numbers))[-1][3]
 
 
 def split_of(key: str, seed: int) -> str:
@@ -215,8 +242,17 @@ def _interleaved(templates: list[Template]) -> list[Template]:
 
 
 @lru_cache(maxsize=32)
-def generate(split: str, size: int, seed: int = DEFAULT_SEED, levels: tuple[str, ...] = LEVELS) -> tuple[Problem, ...]:
-    """`size` distinct problems of `split` at `levels`, the templates taken in turn; deterministic in `seed`.
+def generate(
+    split: str,
+    size: int,
+    seed: int = DEFAULT_SEED,
+    levels: tuple[str, ...] = LEVELS,
+    scale: str = DEFAULT_SCALE,
+) -> tuple[Problem, ...]:
+    """`size` distinct problems of `split` at `levels` and `scale`, templates in turn; deterministic in `seed`.
+
+    A problem's split does not depend on `scale`: the `small` problems of a split are some of its
+    `standard` ones, so splits stay disjoint across scales too.
 
     Example:
         >>> [p.template for p in generate("shots", 3)]
@@ -227,33 +263,83 @@ def generate(split: str, size: int, seed: int = DEFAULT_SEED, levels: tuple[str,
     bad = [level for level in levels if level not in LEVELS]
     if bad or not levels:
         raise ValueError(f"unknown wordproblems level(s) {bad or levels}; choose from: {', '.join(LEVELS)}")
-    templates = _interleaved([t for t in load_spec()[0].values() if t.level in levels])
+    check_scale(scale)
+    templates = _interleaved([t for t in load_spec().templates.values() if t.level in levels])
+    streams = {t.id: _candidates(t, split, seed, scale) for t in templates}
     n_names = min(len(load_wording(lang).names) for lang in LANGUAGES)
     rng = random.Random(f"{seed}:{split}")
-    used: set[str] = set()
     problems: list[Problem] = []
     while len(problems) < size:
         if not templates:
             raise ValueError(
-                f"wordproblems split '{split}' holds only {len(problems)} problems at levels "
-                f"{list(levels)}; ask for at most that many"
+                f"wordproblems split '{split}' holds only {len(problems)} problems at levels {list(levels)} "
+                f"and scale '{scale}'; ask for at most that many"
             )
         template = templates[len(problems) % len(templates)]
-        for _ in range(MAX_DRAWS):
-            numbers = tuple((slot, rng.randint(low, high)) for slot, low, high in template.slots)
-            problem = Problem(template.id, numbers, 0)
-            if problem.key in used or split_of(problem.key, seed) != split or solve(template, dict(numbers)) is None:
-                continue
-            used.add(problem.key)
-            problems.append(Problem(template.id, numbers, rng.randrange(n_names)))
-            break
-        else:
+        numbers = next(streams[template.id], None)
+        if numbers is None:
             templates = [t for t in templates if t is not template]
+            continue
+        problems.append(Problem(template.id, numbers, rng.randrange(n_names)))
     return tuple(problems)
 
 
-def problem_id(split: str, index: int) -> str:
-    return f"wp-{split}-{index:05d}"
+def _ranges(template: Template, scale: str) -> list[tuple[str, int, int]]:
+    cap = check_scale(scale).max_operand
+    return [(slot, low, high if cap is None else min(high, cap)) for slot, low, high in template.slots]
+
+
+@lru_cache(maxsize=256)
+def _enumerated(template: Template, seed: int, scale: str) -> dict[str, list[tuple[tuple[str, int], ...]]]:
+    """Every valid number tuple of a small template at `scale`, by split, in enumeration order."""
+    ranges = _ranges(template, scale)
+    slots = [slot for slot, _, _ in ranges]
+    by_split: dict[str, list] = {split: [] for split in SPLIT_SHARES}
+    for values in itertools.product(*(range(low, high + 1) for _, low, high in ranges)):
+        numbers = tuple(zip(slots, values))
+        if solve(template, dict(numbers), scale) is not None:
+            by_split[split_of(Problem(template.id, numbers, 0).key, seed)].append(numbers)
+    return by_split
+
+
+def _candidates(template: Template, split: str, seed: int, scale: str):
+    """Distinct valid number tuples of `template` in `split`, in random order, until none is left.
+
+    A template with few tuples is enumerated and shuffled, so it ends exactly when used up; a large
+    one is sampled (it cannot run out at the sizes asked for) and ends after MAX_DRAWS failed draws.
+    """
+    rng = random.Random(f"{seed}:{split}:{template.id}")
+    ranges = _ranges(template, scale)
+    if any(low > high for _, low, high in ranges):
+        return
+    if math.prod(high - low + 1 for _, low, high in ranges) <= ENUMERATE_LIMIT:
+        pool = list(_enumerated(template, seed, scale)[split])
+        rng.shuffle(pool)
+        yield from pool
+        return
+    used: set[tuple] = set()
+    failures = 0
+    while failures < MAX_DRAWS:
+        numbers = tuple((slot, rng.randint(low, high)) for slot, low, high in ranges)
+        key = Problem(template.id, numbers, 0).key
+        if numbers in used or split_of(key, seed) != split or solve(template, dict(numbers), scale) is None:
+            failures += 1
+            continue
+        failures = 0
+        used.add(numbers)
+        yield numbers
+
+
+def check_scale(scale: str) -> Scale:
+    scales = load_spec().scales
+    if scale not in scales:
+        raise ValueError(f"unknown wordproblems number scale '{scale}'; choose from: {', '.join(scales)}")
+    return scales[scale]
+
+
+def problem_id(split: str, index: int, scale: str = DEFAULT_SCALE) -> str:
+    """'wp-test-00007'; other scales than the default name theirs: 'wp-small-test-00007'."""
+    return f"wp-{split}-{index:05d}" if scale == DEFAULT_SCALE else f"wp-{scale}-{split}-{index:05d}"
 
 
 def load(
@@ -262,16 +348,17 @@ def load(
     size: int | None = None,
     seed: int = DEFAULT_SEED,
     levels: list[str] | tuple[str, ...] | None = None,
+    scale: str = DEFAULT_SCALE,
 ) -> list[Example]:
     """The problems of `split` (`size`, default DEFAULT_SIZES[split]) in each of `langs`, language by language."""
     for lang in langs:
         check_language(lang)
     size = DEFAULT_SIZES.get(split, 0) if size is None else int(size)
-    problems = generate(split, size, seed, tuple(levels or LEVELS))
-    templates = load_spec()[0]
+    problems = generate(split, size, seed, tuple(levels or LEVELS), scale)
+    templates = load_spec().templates
     return [
         Example(
-            id=problem_id(split, index),
+            id=problem_id(split, index, scale),
             lang=lang,
             question=question(problem, lang),
             question_en=question(problem, "en"),
@@ -285,16 +372,17 @@ def load(
 
 
 def example_solution(example_id: str, lang: str, seed: int = DEFAULT_SEED) -> str:
-    """The worked solution in `lang` of the problem with id `example_id` (default sizes and levels)."""
+    """The worked solution in `lang` of the problem with id `example_id` (as `load` numbers them)."""
     match = _ID.match(example_id)
-    if not match or match.group(1) not in SPLIT_SHARES:
-        raise ValueError(f"'{example_id}' is not a wordproblems id (wp-<split>-<index>)")
-    split, index = match.group(1), int(match.group(2))
-    problems = generate(split, max(DEFAULT_SIZES[split], index + 1), seed)
+    scale, split = (match.group(1) or DEFAULT_SCALE, match.group(2)) if match else ("", "")
+    if split not in SPLIT_SHARES or scale not in load_spec().scales:
+        raise ValueError(f"'{example_id}' is not a wordproblems id (wp-[<scale>-]<split>-<index>)")
+    index = int(match.group(3))
+    problems = generate(split, max(DEFAULT_SIZES[split], index + 1), seed, LEVELS, scale)
     return solution(problems[index], lang)
 
 
-def wordproblem_exemplars(lang: str, k: int, seed: int = DEFAULT_SEED) -> list[dict]:
+def wordproblem_exemplars(lang: str, k: int, seed: int = DEFAULT_SEED, scale: str = DEFAULT_SCALE) -> list[dict]:
     """`k` worked examples in `lang` from the `shots` split as {question, solution, answer}.
 
     The same problems in every language, alternating operations (+, -, two-step, *, /, ...), in the
@@ -302,13 +390,12 @@ def wordproblem_exemplars(lang: str, k: int, seed: int = DEFAULT_SEED) -> list[d
 
     Example:
         >>> wordproblem_exemplars("en", 1)[0]["solution"]
-        '47 + 4 = 51. The answer is 51.'
+        '50 + 32 = 82. The answer is 82.'
     """
     check_language(lang)
     if k < 0:
         raise ValueError(f"few_shot={k} must be >= 0")
     return [
         {"question": question(p, lang), "solution": solution(p, lang), "answer": str(answer(p))}
-        for p in generate("shots", k, seed)
+        for p in generate("shots", k, seed, LEVELS, scale)
     ]
-

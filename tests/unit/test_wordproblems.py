@@ -21,6 +21,7 @@ CONF_DATA = Path(__file__).resolve().parents[2] / "conf" / "data" / "wordproblem
 ASCII_NUMBER = re.compile(r"[0-9]+")
 STEP = re.compile(r"(\d+) ([-+*/]) (\d+) = (\d+)")
 MIN_LANGID_RATE = 0.95
+ARITHMETIC = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "/": lambda x, y: x / y}
 
 # The arithmetic each template's English wording asks for, written from the questions and not
 # from spec.yaml, so a spec step that does not match its wording fails here.
@@ -50,7 +51,7 @@ EXPECTED = {
     "beads": lambda a, b, c: (a + b) / c,
     "spending": lambda a, b, c: a - b - c,
 }
-TEMPLATES = wp.load_spec()[0]
+TEMPLATES = wp.load_spec().templates
 
 
 def _sample() -> list[wp.Problem]:
@@ -96,7 +97,7 @@ def test_every_question_is_filled_with_its_numbers_in_ascii_digits(lang):
 
 
 def test_answers_match_the_arithmetic_and_respect_ranges_and_levels():
-    _, min_result, max_answer = wp.load_spec()
+    spec = wp.load_spec()
     for problem in SAMPLE:
         template = TEMPLATES[problem.template]
         numbers = dict(problem.numbers)
@@ -104,7 +105,7 @@ def test_answers_match_the_arithmetic_and_respect_ranges_and_levels():
             assert low <= numbers[slot] <= high
         expected = EXPECTED[problem.template](*numbers.values())
         assert expected == int(expected) and wp.answer(problem) == expected, problem
-        assert min_result <= wp.answer(problem) <= max_answer[template.level]
+        assert spec.min_result <= wp.answer(problem) <= spec.scales["standard"].max_answer[template.level]
 
 
 @pytest.mark.parametrize("lang", wp.LANGUAGES)
@@ -114,7 +115,7 @@ def test_solutions_are_correct_steps_ending_in_the_extracted_answer(lang):
         steps = STEP.findall(text)
         assert len(steps) == len(TEMPLATES[problem.template].steps), text
         for left, op, right, result in steps:
-            assert wp.OPERATIONS[op](int(left), int(right)) == int(result), text
+            assert ARITHMETIC[op](int(left), int(right)) == int(result), text
         assert int(steps[-1][3]) == wp.answer(problem)
         assert ASCII_NUMBER.findall(text)[-1] == str(wp.answer(problem))
         assert extract_answer(text) == str(wp.answer(problem)), text
@@ -195,10 +196,11 @@ def test_levels_filter_and_bad_arguments():
 
 def test_a_split_that_runs_out_of_problems_says_how_many_it_holds(monkeypatch):
     tiny = wp.Template("add_apples", "one-step", (("a", 2, 3), ("b", 2, 3)), (("a", "+", "b"),))
-    _, min_result, max_answer = wp.load_spec()
+    spec = wp.load_spec()
     for lang in wp.LANGUAGES:  # cached before the spec shrinks (they check their templates against it)
         wp.load_wording(lang)
-    monkeypatch.setattr(wp, "load_spec", lambda: ({"add_apples": tiny}, min_result, max_answer))
+    tiny_spec = wp.Spec({"add_apples": tiny}, spec.min_result, spec.scales)
+    monkeypatch.setattr(wp, "load_spec", lambda: tiny_spec)
     monkeypatch.setattr(wp, "SPLIT_SHARES", {"test": 100})
     wp.generate.cache_clear()
     try:
@@ -249,3 +251,36 @@ def test_registered_dataset_and_load_splits_from_the_shipped_config():
     cfg.eval_split = "exam"
     with pytest.raises(ValueError, match="unknown wordproblems split 'exam'"):
         load_splits(cfg, ["en"], ["de"], data_root=None)
+
+
+def test_small_scale_caps_every_number_and_stays_inside_the_standard_splits():
+    small = wp.load_spec().scales["small"]
+    keys = {}
+    for split in wp.SPLITS:
+        problems = wp.generate(split, wp.DEFAULT_SIZES[split], scale="small")
+        assert len({p.key for p in problems}) == len(problems) == wp.DEFAULT_SIZES[split]
+        for problem in problems:
+            assert max(value for _, value in problem.numbers) <= small.max_operand
+            assert wp.answer(problem) <= small.max_answer[TEMPLATES[problem.template].level]
+            assert wp.split_of(problem.key, wp.DEFAULT_SEED) == split
+        keys[split] = {p.key for p in problems}
+    assert not keys["test"] & {p.key for p in wp.generate("train", wp.DEFAULT_SIZES["train"])}
+    assert not keys["train"] & {p.key for p in wp.generate("test", wp.DEFAULT_SIZES["test"])}
+    levels = Counter(TEMPLATES[p.template].level for p in wp.generate("test", 400, scale="small"))
+    assert levels["one-step"] >= 100  # every small one-step template still has test problems
+    examples = wp.load(["ru"], "test", size=3, scale="small")
+    assert [e.id for e in examples] == ["wp-small-test-00000", "wp-small-test-00001", "wp-small-test-00002"]
+    assert wp.example_solution("wp-small-test-00002", "ru").endswith(f"Ответ — {examples[2].answer}.")
+    with pytest.raises(ValueError, match="unknown wordproblems number scale 'tiny'"):
+        wp.generate("test", 3, scale="tiny")
+    with pytest.raises(ValueError, match="not a wordproblems id"):
+        wp.example_solution("wp-huge-test-00002", "ru")
+
+
+def test_load_splits_passes_the_number_scale():
+    cfg = OmegaConf.load(CONF_DATA)
+    cfg.number_scale = "small"
+    splits = load_splits(cfg, ["de"], ["de"], data_root=None)
+    assert all(e.id.startswith("wp-small-train-") for e in splits["train"])
+    assert all(e.id.startswith("wp-small-test-") for e in splits["eval"])
+    assert max(int(n) for e in splits["eval"] for n in ASCII_NUMBER.findall(e.question)) <= 20
