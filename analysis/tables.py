@@ -33,6 +33,7 @@ FIDELITY = "fidelity (non-en)"
 ENGLISH_SHARE = "English share"
 COPY_SHARE = "copy share"
 TRAINING_DELTA = "Δ after − before"
+UNTRAINED = "no training (before)"
 LOWER_IS_BETTER = {GAP, ENGLISH_SHARE, COPY_SHARE}
 NOT_RANKED = {SEEDS, AVG_SD}
 SEED_OVERRIDE = "seed="
@@ -308,9 +309,28 @@ def comparison_table(runs: list[Run], stage: str = "after", baseline: str | None
             paired = _outcomes([base_arm.runs, arm.runs], [stage, stage])
             _put(row, f"Δ vs {base_arm.label}", average_change(paired, non_en) if paired is not None else None)
         rows[arm.label] = row
-    frame = pd.DataFrame.from_dict(rows, orient="index")
+    columns = list(next(iter(rows.values()), {}))
+    first = groups[0].runs[:1] if groups else []
+    if stage == "after" and first and not all(math.isnan(first[0].value(lang, "before", "accuracy")) for lang in langs):
+        rows = {UNTRAINED: _untrained_row(first, langs, non_en)} | rows
+    frame = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
     frame.index.name = "arm"
     return frame
+
+
+def _untrained_row(runs: list[Run], langs: list[str], non_en: list[str]) -> dict:
+    """The "no training" arm: the evaluation before training, the same policy and problems in every arm
+    (pbrl caches the untrained policy's greedy answers, so every run holds the same ones)."""
+    row: dict = {SEEDS: 1}
+    for lang in langs:
+        row[lang] = 100 * _mean([run.value(lang, "before", "accuracy") for run in runs])
+    table = _outcomes([runs], ["before"])
+    _put(row, AVG, average_accuracy(table, non_en) if table is not None else None)
+    _put(row, GAP, gap_to_english(table) if table is not None else None)
+    row[FIDELITY] = 100 * _mean([_non_en_mean(run, "before", "fidelity") for run in runs])
+    row[ENGLISH_SHARE] = 100 * _mean([_non_en_mean(run, "before", "english_share") for run in runs])
+    row[COPY_SHARE] = 100 * _mean([_non_en_mean(run, "before", "copy_share") for run in runs])
+    return row
 
 
 def language_intervals(runs: list[Run], stage: str = "after") -> dict[str, dict[str, tuple[float, float]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import resource
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -227,6 +228,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             "eval": {"before": (before or {}).get("aggregate"), "after": (after or {}).get("aggregate")},
             "stage_timings": stages.timings,
             "wall_seconds": round(time.perf_counter() - wall_start, 2),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+            "policy_model": policy.name_or_path,
             "versions": versions(),
         }
         atomic_write_json(run_dir / "summary.json", summary)

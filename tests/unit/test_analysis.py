@@ -339,3 +339,12 @@ def test_unknown_baseline_arm_names_the_arms(comparison_sweep, capsys):
     err = capsys.readouterr().err.strip()
     assert err == ("analysis: error: unknown baseline 'reward=embed'; choose an arm: reward=accuracy, reward=hybrid "
                    "(or a run folder)")
+
+
+def test_comparison_starts_with_the_untrained_policy(comparison_sweep):
+    table = comparison_table(load_sweep(comparison_sweep))
+    assert list(table.index)[0] == "no training (before)"
+    untrained = table.loc["no training (before)"]
+    assert untrained["de"] == pytest.approx(100 * 6 / N_PROBLEMS) and untrained["sw"] == pytest.approx(100 * 3 / N_PROBLEMS)
+    assert untrained["avg (non-en) lo"] < untrained["avg (non-en)"] < untrained["avg (non-en) hi"]
+    assert math.isnan(untrained["Δ after − before"])
