@@ -45,10 +45,15 @@ def reference_examples(train_dataset):
     if len(kept) < len(train_dataset):
         log.warning("sft: %d of %d training rows have no reference and are skipped", len(train_dataset) - len(kept),
                     len(train_dataset))
-    return kept.map(
-        lambda row: {"prompt": row["prompt"], "completion": [{"role": "assistant", "content": row["reference"]}]},
-        remove_columns=[c for c in columns if c != "prompt"],
-    )
+    return kept.map(reference_completion, remove_columns=[c for c in columns if c != "prompt"])
+
+
+def reference_completion(row: dict) -> dict:
+    """The reference as the completion of the row's prompt: an assistant turn after chat messages, the
+    text after a plain-text prompt (which ends at the answer prefix, so a space first)."""
+    if isinstance(row["prompt"], str):
+        return {"prompt": row["prompt"], "completion": " " + str(row["reference"]).strip()}
+    return {"prompt": row["prompt"], "completion": [{"role": "assistant", "content": row["reference"]}]}
 
 
 def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:

@@ -98,3 +98,12 @@ def test_mgsm_prompter_takes_mgsm_exemplars(data_root):
     text = prompter(Example("x", "de", "Wie viel ist 2+2?", "", "4"))
     assert text.count("Frage:") == 3 and text.endswith("Frage: Wie viel ist 2+2?\nSchritt-für-Schritt-Antwort:")
     assert make_prompter("plain", 0, "mgsm", ["de"], data_root).exemplars == {}
+
+
+def test_sft_completion_follows_the_prompt_style():
+    from pbrl.algos.sft import reference_completion
+
+    plain = reference_completion({"prompt": "Frage: 2+2?\nSchritt-für-Schritt-Antwort:", "reference": "2 + 2 = 4.\n"})
+    assert plain["completion"] == " 2 + 2 = 4."
+    chat = reference_completion({"prompt": [{"role": "user", "content": "2+2?"}], "reference": "4"})
+    assert chat["completion"] == [{"role": "assistant", "content": "4"}]
