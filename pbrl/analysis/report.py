@@ -1,11 +1,11 @@
-"""`python -m analysis.report SOURCE [--baseline RUN] [--out DIR]`: tables and plots for one sweep.
+"""`python -m pbrl.analysis.report SOURCE [--baseline RUN] [--out DIR]`: tables and plots for one sweep.
 
 SOURCE is a sweep directory (runs/<name>, whose sub-folders are run directories), a single run
 directory, or a W&B group (with --project/--entity or WANDB_PROJECT/WANDB_ENTITY).
 
 Examples:
-    python -m analysis.report runs/reward_ablation --baseline reward=accuracy
-    python -m analysis.report reward_ablation --project pbrl --entity my-team --wandb-report
+    python -m pbrl.analysis.report runs/reward_ablation --baseline reward=accuracy
+    python -m pbrl.analysis.report reward_ablation --project pbrl --entity my-team --wandb-report
 
 Writes into --out (default: SOURCE/analysis, or ./analysis-<group> for W&B):
     accuracy.{md,tex,csv}     per-language accuracy, non-English average, gap to English, Δ vs baseline
@@ -22,10 +22,10 @@ import os
 import sys
 from pathlib import Path
 
-from analysis.collect import Run, load_sweep, load_wandb_group
-from analysis.plots import plot_language_bars, plot_reward_curves, reward_components
-from analysis.tables import (AVG, accuracy_table, baseline_label, delta_table, fidelity_table, language_order,
-                             to_markdown, write_table)
+from pbrl.analysis.collect import Run, load_sweep, load_wandb_group
+from pbrl.analysis.plots import plot_language_bars, plot_reward_curves, reward_components
+from pbrl.analysis.tables import (AVG, accuracy_table, baseline_label, delta_table, fidelity_table,
+                                  language_order, to_markdown, write_table)
 
 
 def load_runs(source: str, project: str | None, entity: str | None) -> tuple[list[Run], Path]:
@@ -82,7 +82,7 @@ def write_analysis(runs: list[Run], out: Path, stage: str = "after", baseline: s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pbrl.analysis.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="sweep directory, run directory, or W&B group name")
     parser.add_argument("--baseline", help="run to compare against: its label (reward=accuracy), folder or path")
     parser.add_argument("--out", type=Path, help="output folder (default: SOURCE/analysis)")
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.project and args.entity):
             print("analysis: error: --wandb-report needs --project and --entity", file=sys.stderr)
             return 2
-        from analysis.wandb_report import build_report, save_report
+        from pbrl.analysis.wandb_report import build_report, save_report
 
         evaluated = [run for run in runs if run.languages()]
         report = build_report(args.entity, args.project, args.source if not Path(args.source).exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.collect import Run, labels
+from pbrl.analysis.collect import Run, labels
 
 AVG = "avg (non-en)"
 GAP = "gap to en"
