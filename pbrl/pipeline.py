@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -189,10 +189,11 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             dataset = datasets.Dataset.from_list(rows)
             return train(policy, dataset, reward_set, cfg.algo, run_dir, tracker, cfg.seed)
 
-        trained = final.exists()
-        stages.run("train", final, compute_train, lambda p: p)
-        if trained:  # finished in an earlier invocation: evaluate the saved weights
+        trained = stages.run("train", final, compute_train, lambda saved: None)
+        if trained is None:  # finished in an earlier invocation: evaluate the saved weights
             policy = load_policy(cfg.policy, cache, device, adapter=final)
+        else:
+            policy = replace(policy, model=trained.model)
         after = evaluation("after")
         if not main:
             return {}
