@@ -15,7 +15,9 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, OmegaConf
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# conf/ sits at the top of a clone and ships inside the wheel as pbrl/conf (pyproject's package-dir).
+_PACKAGED_CONF_DIR = Path(__file__).resolve().parent / "conf"
+CONF_DIR = _PACKAGED_CONF_DIR if _PACKAGED_CONF_DIR.is_dir() else Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("policy", "pivot", "reward", "langs", "algo", "data", "eval", "logger")
 
 

@@ -11,7 +11,7 @@ import logging
 import platform
 import resource
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -199,12 +199,13 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             dataset = datasets.Dataset.from_list(rows)
             return train(policy, dataset, reward_set, cfg.algo, run_dir, tracker, cfg.seed)
 
-        trained = final.exists()
-        stages.run("train", final, compute_train, lambda p: p)
-        if trained:  # finished in an earlier invocation: evaluate the saved weights
+        trained = stages.run("train", final, compute_train, lambda saved: None)
+        if trained is None:  # finished in an earlier invocation: evaluate the saved weights
             policy = load_policy(cfg.policy, cache, device, adapter=final)
             if cfg.data.stop_at_newline:
                 stop_at_newline(policy.model, policy.tokenizer)
+        else:
+            policy = replace(policy, model=trained.model)
         after = evaluation("after")
         if not main:
             return {}

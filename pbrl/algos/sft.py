@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pbrl.algos.checkpoints import train_trl, training_arguments
+from pbrl.algos.interface import Trained
+from pbrl.algos.trl_training import train_trl, training_arguments
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def reference_completion(row: dict) -> dict:
     return {"prompt": row["prompt"], "completion": [{"role": "assistant", "content": row["reference"]}]}
 
 
-def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:
+def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Trained:
     """Fine-tune on the references; `reward_set` is unused (SFT has no reward)."""
     from trl import SFTTrainer
 
@@ -69,4 +70,4 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
     )
-    return train_trl(trainer, policy, run_dir, tracker, reward_set=None)
+    return train_trl(trainer, policy.tokenizer, run_dir, tracker, reward_set=None)

@@ -165,7 +165,7 @@ def load_splits(
     hub_ids = dict(_cfg(data_cfg, "hub_ids", {}) or {})
     eval_dataset = _cfg(data_cfg, "eval_dataset")
     train_dataset = _cfg(data_cfg, "train_dataset")
-    cache_dir = cache_dir or os.environ.get("PBRL_CACHE_DIR") or DEFAULT_CACHE_DIR
+    cache_dir = cache_dir or os.environ.get("PBRL_CACHE") or DEFAULT_CACHE_DIR
     number_scale = str(_cfg(data_cfg, "number_scale", "standard"))  # wordproblems only
 
     eval_examples: list[Example] = []

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis.collect import eval_from_wandb_summary, labels, load_sweep, load_wandb_group
-from analysis.report import main as report_main
-from analysis.tables import (
+from pbrl.analysis.collect import eval_from_wandb_summary, labels, load_sweep, load_wandb_group
+from pbrl.analysis.report import main as report_main
+from pbrl.analysis.tables import (
     AVG,
     AVG_SD,
     COPY_SHARE,

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; CI and cluster nodes have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.collect import Run, labels  # noqa: E402
+from pbrl.analysis.collect import Run, labels  # noqa: E402
 
 TOTAL_REWARD = "reward/mean"
 

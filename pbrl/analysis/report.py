@@ -1,11 +1,11 @@
-"""`python -m analysis.report SOURCE [--baseline RUN] [--out DIR]`: tables and plots for one sweep.
+"""`python -m pbrl.analysis.report SOURCE [--baseline RUN] [--out DIR]`: tables and plots for one sweep.
 
 SOURCE is a sweep directory (runs/<name>, whose sub-folders are run directories), a single run
 directory, or a W&B group (with --project/--entity or WANDB_PROJECT/WANDB_ENTITY).
 
 Examples:
-    python -m analysis.report runs/reward_ablation --baseline reward=accuracy
-    python -m analysis.report reward_ablation --project pbrl --entity my-team --wandb-report
+    python -m pbrl.analysis.report runs/reward_ablation --baseline reward=accuracy
+    python -m pbrl.analysis.report reward_ablation --project pbrl --entity my-team --wandb-report
 
 Writes into --out (default: SOURCE/analysis, or ./analysis-<group> for W&B):
     comparison.{md,tex,csv}   one row per arm (seeds averaged): accuracy per language, non-English average
@@ -26,9 +26,9 @@ import os
 import sys
 from pathlib import Path
 
-from analysis.collect import Run, labels, load_sweep, load_wandb_group
-from analysis.plots import plot_comparison, plot_language_bars, plot_reward_curves, reward_components
-from analysis.tables import (
+from pbrl.analysis.collect import Run, labels, load_sweep, load_wandb_group
+from pbrl.analysis.plots import plot_comparison, plot_language_bars, plot_reward_curves, reward_components
+from pbrl.analysis.tables import (
     AVG,
     accuracy_table,
     arms,
@@ -119,7 +119,7 @@ def _arm_of(runs: list[Run], baseline: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pbrl.analysis.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="sweep directory, run directory, or W&B group name")
     parser.add_argument("--baseline", help="run to compare against: its label (reward=accuracy), folder or path")
     parser.add_argument("--out", type=Path, help="output folder (default: SOURCE/analysis)")
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.project and args.entity):
             print("analysis: error: --wandb-report needs --project and --entity", file=sys.stderr)
             return 2
-        from analysis.wandb_report import build_report, save_report
+        from pbrl.analysis.wandb_report import build_report, save_report
 
         evaluated = [run for run in runs if run.languages()]
         report = build_report(args.entity, args.project, args.source if not Path(args.source).exists()

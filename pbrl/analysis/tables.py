@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.collect import LAUNCH_ONLY_KEYS, Run, labels
+from pbrl.analysis.collect import LAUNCH_ONLY_KEYS, Run, labels
 from pbrl.stats import ENGLISH, LanguageOutcomes, average_accuracy, average_change, gap_to_english
 
 AVG = "avg (non-en)"
