@@ -232,3 +232,7 @@ def check_config(cfg) -> None:
 
     check_trainer_args(cfg.algo)
     validate_reward_config(cfg.reward)
+    from pbrl.rewards.mt import translation_problems
+
+    for problem in translation_problems(cfg.reward, list(cfg.langs.train)):
+        raise ConfigError(problem)
