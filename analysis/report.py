@@ -22,10 +22,10 @@ import os
 import sys
 from pathlib import Path
 
-from analysis.collect import Run, load_sweep, load_wandb_group
+from analysis.collect import Run, harness_metrics, load_sweep, load_wandb_group
 from analysis.plots import plot_language_bars, plot_reward_curves, reward_components
 from analysis.tables import (AVG, accuracy_table, baseline_label, delta_table, fidelity_table, language_order,
-                             to_markdown, write_table)
+                             metric_frame, to_markdown, write_table)
 
 
 def load_runs(source: str, project: str | None, entity: str | None) -> tuple[list[Run], Path]:
@@ -63,6 +63,12 @@ def write_analysis(runs: list[Run], out: Path, stage: str = "after", baseline: s
     caption = f"Language fidelity (%) per language, {stage} training"
     written += write_table(fidelity, out / "fidelity", caption)
     sections.append(f"## {caption}\n\n{to_markdown(fidelity)}")
+
+    for metric in harness_metrics(evaluated):  # eval.backend=lm_eval: the harness's own numbers
+        frame = metric_frame(evaluated, metric, stage)
+        caption = f"lm-evaluation-harness {metric.removeprefix('lm_eval/')} (%) per language, {stage} training"
+        written += write_table(frame, out / metric.replace("/", "_"), caption)
+        sections.append(f"## {caption}\n\n{to_markdown(frame)}")
 
     languages = language_order(evaluated)
     figures = [plot_language_bars(accuracy[languages + [AVG]], out / "accuracy_by_language.png"),

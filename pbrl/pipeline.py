@@ -92,6 +92,18 @@ def english_problems(examples):
     return list(seen.values())
 
 
+def harness_evaluation(cfg: DictConfig, policy, adapter, device: str, out_dir: Path, desc: str) -> dict:
+    """`eval.backend=lm_eval`: lm-evaluation-harness on the policy, or on the trained `adapter` folder."""
+    from pbrl.harness import evaluate_with_harness
+    from pbrl.policy import resolve_dtype
+
+    dtype = str(resolve_dtype(cfg.policy.dtype, device)).removeprefix("torch.")
+    lora_rank = cfg.policy.lora.r if cfg.policy.lora else None
+    return evaluate_with_harness(policy.name_or_path, adapter, list(cfg.langs.eval), cfg.eval, out_dir,
+                                 data_root=cfg.paths.data_root, device=device, dtype=dtype, lora_rank=lora_rank,
+                                 desc=desc)
+
+
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
     import datasets
     import torch
@@ -174,16 +186,20 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
                 return read_json(path) if path.exists() else None
 
             def compute():
-                result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
-                                  data_root=cfg.paths.data_root)
+                if cfg.eval.backend == "lm_eval":
+                    result = harness_evaluation(cfg, policy, final if when == "after" else None, device,
+                                                run_dir / "lm_eval" / when, desc=f"eval {when}")
+                else:
+                    result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
+                                      data_root=cfg.paths.data_root)
                 atomic_write_json(path, result)
                 return result
 
             return stages.run(f"eval_{when}", path, compute, read_json)
 
+        final = run_dir / "checkpoints" / "final"
         before = evaluation("before")
         state.wait_for_everyone()
-        final = run_dir / "checkpoints" / "final"
 
         def compute_train():
             dataset = datasets.Dataset.from_list(rows)
