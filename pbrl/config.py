@@ -238,6 +238,10 @@ def check_config(cfg) -> None:
         raise ConfigError("pivot.kind=model needs pivot.model (a hub id or local folder)")
     if cfg.eval.backend not in ("pbrl", "lm_eval"):
         raise ConfigError(f"unknown eval.backend '{cfg.eval.backend}'; choose one of: pbrl, lm_eval")
+    if cfg.eval.backend == "lm_eval" and (cfg.eval.before or cfg.eval.after):
+        from pbrl.harness import check_harness_config
+
+        check_harness_config(cfg.eval, cfg.langs.eval)
     if cfg.logger.backend not in ("none", "wandb"):
         raise ConfigError(f"unknown logger.backend '{cfg.logger.backend}'; choose one of: none, wandb")
     from pbrl.algos import check_trainer_args

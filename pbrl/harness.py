@@ -22,6 +22,7 @@ extraction, on the first MGSM task), `fidelity` (the response is in the language
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 import logging
 import os
@@ -40,6 +41,25 @@ MGSM_FAMILIES = ("mgsm_native_cot", "mgsm_en_cot", "mgsm_direct")
 MMLU_PROX_FAMILIES = ("mmlu_prox", "mmlu_prox_lite")
 FAMILIES = MGSM_FAMILIES + MMLU_PROX_FAMILIES
 MODELS = ("hf", "vllm")
+
+
+def check_harness_config(eval_cfg, langs) -> None:
+    """Start-up check of `eval.backend=lm_eval`: the harness (and vLLM) installed, known task families,
+    at least one task for the evaluation languages. Raises a one-line ValueError naming the fix."""
+    if importlib.util.find_spec("lm_eval") is None:
+        raise ValueError("eval.backend=lm_eval needs lm-evaluation-harness: pip install 'lm-eval>=0.4'; "
+                         "or eval.backend=pbrl")
+    opts = eval_cfg.lm_eval
+    if opts.model not in MODELS:
+        raise ValueError(f"unknown eval.lm_eval.model '{opts.model}'; choose one of: {', '.join(MODELS)}")
+    if opts.model == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise ValueError("eval.lm_eval.model=vllm needs vllm (pip install 'pbrl[vllm]'); or eval.lm_eval.model=hf")
+    if opts.limit is not None and int(opts.limit) < 1:
+        raise ValueError(f"eval.lm_eval.limit={opts.limit} must be >= 1 (or null for every document)")
+    tasks, _ = plan_tasks(list(opts.tasks), [str(x) for x in langs])
+    if not tasks:
+        raise ValueError(f"eval.lm_eval.tasks={list(opts.tasks)} has no task for the evaluation languages "
+                         f"{list(langs)}; MGSM has {', '.join(family_languages('mgsm_native_cot'))}")
 
 
 def _lm_eval_tasks_dir() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -151,3 +152,29 @@ def test_run_with_lm_eval_backend_carries_metrics_into_eval_json_and_analysis(ti
     written = write_analysis(runs, tmp_path / "analysis")
     assert (tmp_path / "analysis" / "lm_eval_mgsm_native_cot_strict-match.csv") in written
     assert "lm-evaluation-harness mgsm_native_cot/flexible-extract" in (tmp_path / "analysis" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("eval.lm_eval.tasks=[mgsm_cot]", "unknown eval.lm_eval.tasks entry 'mgsm_cot'"),
+        ("eval.lm_eval.model=vlm", "unknown eval.lm_eval.model 'vlm'; choose one of: hf, vllm"),
+        ("eval.lm_eval.limit=0", "eval.lm_eval.limit=0 must be >= 1"),
+        ("langs.eval=[pt]", "has no task for the evaluation languages ['pt']"),
+        ("eval.backend=harness", "unknown eval.backend 'harness'; choose one of: pbrl, lm_eval"),
+    ],
+)
+def test_bad_harness_settings_fail_at_start_in_one_line(override, message):
+    from pbrl.config import check_config, compose_config
+
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")) as err:
+        check_config(compose_config(["eval=lm_eval", override]))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
+def test_vllm_harness_without_vllm_names_the_fix():
+    from pbrl.config import check_config, compose_config
+
+    with pytest.raises(ValueError, match=r"eval.lm_eval.model=vllm needs vllm \(pip install 'pbrl\[vllm\]'\)"):
+        check_config(compose_config(["eval=lm_eval", "eval.lm_eval.model=vllm"]))
