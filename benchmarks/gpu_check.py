@@ -91,18 +91,19 @@ def has_vllm() -> bool:
 def grpo_seconds_per_step(args, use_vllm: bool) -> dict:
     """s/step of a real `python -m pbrl.run` GRPO run (median after the first step) and its peak memory."""
     work = Path(args.work) / f"grpo-{'vllm' if use_vllm else 'hf'}"
-    overrides = [
-        f"policy.model={args.model}", "reward=accuracy", "eval=none", "pivot=gold", "data=demo",
-        f"algo.max_steps={args.steps}", f"algo.save_steps={args.steps}", "algo.per_device_batch_size=16",
-        "algo.num_generations=8", "algo.max_completion_length=128", f"device={args.device}",
-        f"paths.runs={work}", f"paths.cache={cache_dir()}",
-    ]
+    settings = {
+        "policy.model": args.model, "reward": "accuracy", "eval": "none", "pivot": "gold", "data": "demo",
+        "algo.max_steps": args.steps, "algo.save_steps": args.steps, "algo.per_device_batch_size": 16,
+        "algo.num_generations": 8, "algo.max_completion_length": 128, "device": args.device,
+        "paths.runs": work, "paths.cache": cache_dir(),
+    }
     if args.dry_run:
-        overrides += ["policy=tiny", "algo.per_device_batch_size=4", "algo.num_generations=2",
-                      "algo.max_completion_length=8"]
+        settings |= {"policy": "tiny", "algo.per_device_batch_size": 4, "algo.num_generations": 2,
+                     "algo.max_completion_length": 8}
     if use_vllm:
-        overrides += ["+algo.args.use_vllm=true", "+algo.args.vllm_mode=colocate",
-                      "+algo.args.vllm_gpu_memory_utilization=0.3"]
+        settings |= {"+algo.args.use_vllm": "true", "+algo.args.vllm_mode": "colocate",
+                     "+algo.args.vllm_gpu_memory_utilization": 0.3}
+    overrides = [f"{key}={value}" for key, value in settings.items()]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pbrl.run", *overrides], cwd=REPO, env=env, capture_output=True,

@@ -26,6 +26,7 @@ import importlib.util
 import json
 import logging
 import os
+import shlex
 from collections import defaultdict
 from pathlib import Path
 from statistics import mean
@@ -205,7 +206,8 @@ def command_line(model: str, args: dict, tasks: list[str], options: dict, includ
         if value is None or value is False:
             continue
         flag = f"--{key}"
-        parts += [flag] if value is True else [flag, json.dumps(value) if isinstance(value, dict) else str(value)]
+        text = ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+        parts += [flag] if value is True else [flag, shlex.quote(text)]
     return " ".join(parts)
 
 
@@ -272,7 +274,7 @@ def summarize(results: dict, samples: dict, tasks_by_lang: dict[str, list[str]])
                     "lm_eval": row["filters"],
                 })
             if scored:
-                metrics[f"lm_eval/{task}/fidelity"] = mean(s["detected_lang"] == lang for s in scored)
+                metrics[f"lm_eval/{task}/fidelity"] = float(mean(s["detected_lang"] == lang for s in scored))
                 metrics[f"lm_eval/{task}/n"] = len(scored)
             if i == 0 and scored:
                 metrics["n"] = len(scored)
@@ -290,8 +292,13 @@ def _option(cfg, key, default):
 
 
 def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_root=None, device: str = "cpu",
-                          dtype: str = "float32", lora_rank: int | None = None, desc: str = "eval") -> dict:
+                          dtype: str = "float32", lora_rank: int | None = None, desc: str = "eval",
+                          doc_ids: dict[str, list[int]] | None = None) -> dict:
     """Run the configured harness tasks for `langs` on `base` (+ `adapter`) and summarize them.
+
+    `doc_ids` ({lang: MGSM row numbers}) restricts the MGSM tasks to those documents: the run's
+    held-out problems when it trains on MGSM (data=mgsm), so no trained problem is evaluated
+    (`limit` then takes the first of them). Ignored when a non-MGSM task is also requested.
 
     eval_cfg: max_new_tokens, batch_size, few_shot and `lm_eval` (tasks, model, limit,
     apply_chat_template, model_args); see conf/eval/lm_eval.yaml. Samples and the raw results go
@@ -320,9 +327,18 @@ def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_roo
     args = model_args(model, base, str(adapter) if adapter else None, dtype, device,
                       dict(_option(opts, "model_args", {})), lora_rank)
     few_shot = int(_option(eval_cfg, "few_shot", 0)) or None
+    limit = _option(opts, "limit", None)
+    selected = None
+    if doc_ids and all(n.startswith("mgsm_") for n in names):
+        selected = {task: sorted(doc_ids.get(lang, []))[:limit] for lang, tasks in tasks_by_lang.items()
+                    for task in tasks}
+        limit = None  # the harness takes either a limit or document lists
+    elif doc_ids:
+        log.warning("%s: MGSM documents are not restricted to the held-out problems when other tasks run too", desc)
     options = {
         "num_fewshot": few_shot,
-        "limit": _option(opts, "limit", None),
+        "limit": limit,
+        "samples": json.dumps(selected) if selected else None,
         "batch_size": int(_option(eval_cfg, "batch_size", 16)),
         "apply_chat_template": bool(_option(opts, "apply_chat_template", True)),
         "fewshot_as_multiturn": bool(_option(opts, "apply_chat_template", True)) and few_shot is not None,
@@ -334,7 +350,7 @@ def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_roo
     task_manager = TaskManager(include_path=str(include) if include else None)
     output = lm_eval.simple_evaluate(
         model=model, model_args=args, tasks=names, task_manager=task_manager, log_samples=True,
-        num_fewshot=options["num_fewshot"], limit=options["limit"], batch_size=options["batch_size"],
+        num_fewshot=options["num_fewshot"], limit=options["limit"], samples=selected, batch_size=options["batch_size"],
         apply_chat_template=options["apply_chat_template"], fewshot_as_multiturn=options["fewshot_as_multiturn"],
         gen_kwargs=options["gen_kwargs"], random_seed=0, numpy_random_seed=0, torch_random_seed=0,
         fewshot_random_seed=0,

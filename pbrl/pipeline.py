@@ -92,16 +92,21 @@ def english_problems(examples):
     return list(seen.values())
 
 
-def harness_evaluation(cfg: DictConfig, policy, adapter, device: str, out_dir: Path, desc: str) -> dict:
+def harness_evaluation(cfg: DictConfig, policy, adapter, device: str, out_dir: Path, desc: str, eval_examples) -> dict:
     """`eval.backend=lm_eval`: lm-evaluation-harness on the policy, or on the trained `adapter` folder."""
     from pbrl.harness import evaluate_with_harness
     from pbrl.policy import resolve_dtype
 
     dtype = str(resolve_dtype(cfg.policy.dtype, device)).removeprefix("torch.")
     lora_rank = cfg.policy.lora.r if cfg.policy.lora else None
+    doc_ids = None
+    if cfg.data.eval_dataset == "mgsm":  # the held-out MGSM problems only (data=mgsm trains on the others)
+        doc_ids = {}
+        for ex in eval_examples:
+            doc_ids.setdefault(ex.lang, []).append(int(ex.id.removeprefix("mgsm-")))
     return evaluate_with_harness(policy.name_or_path, adapter, list(cfg.langs.eval), cfg.eval, out_dir,
                                  data_root=cfg.paths.data_root, device=device, dtype=dtype, lora_rank=lora_rank,
-                                 desc=desc)
+                                 desc=desc, doc_ids=doc_ids)
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
@@ -188,7 +193,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             def compute():
                 if cfg.eval.backend == "lm_eval":
                     result = harness_evaluation(cfg, policy, final if when == "after" else None, device,
-                                                run_dir / "lm_eval" / when, desc=f"eval {when}")
+                                                run_dir / "lm_eval" / when, f"eval {when}", split["eval"])
                 else:
                     result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
                                       data_root=cfg.paths.data_root)

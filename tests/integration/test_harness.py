@@ -140,7 +140,12 @@ def test_run_with_lm_eval_backend_carries_metrics_into_eval_json_and_analysis(ti
         de = evals["languages"]["de"][when]
         assert {"n", "accuracy", "fidelity", "lm_eval/mgsm_native_cot_de/strict-match",
                 "lm_eval/mgsm_native_cot_de/flexible-extract", "lm_eval/mgsm_native_cot_de/fidelity"} <= set(de)
-    assert "peft=" not in json.loads((run_dir / "eval_before.json").read_text())["lm_eval"]["command"]
+    before = json.loads((run_dir / "eval_before.json").read_text())
+    assert "peft=" not in before["lm_eval"]["command"] and "--samples" in before["lm_eval"]["command"]
+    held_out = {json.loads(line)["id"].removeprefix("mgsm-") for line in (run_dir / "examples.jsonl").read_text().splitlines()
+                if json.loads(line)["split"] == "eval" and json.loads(line)["lang"] == "de"}
+    evaluated = {p["id"].rsplit("/", 1)[1] for p in before["predictions"] if p["lang"] == "de"}
+    assert evaluated == held_out and len(held_out) == 2  # only problems the run did not train on
     from analysis.collect import harness_metrics, load_sweep
     from analysis.report import write_analysis
 

@@ -149,6 +149,10 @@ def test_auto_routes_portuguese_to_bergamot_and_the_rest_to_the_model(tiny_model
     values = reward(completions=["Janet tem 16 patos.", "Die Antwort ist 18.", "The answer is 18."],
                     reference=["Janet has 16 ducks."] * 3, lang=["pt", "de", "en"])
     assert values[0] > 0.5 and values[2] < 0.5 and len(rec.calls) == 1  # pt never reached the NLLB model
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(reward))  # submitit pickles rewards: without loaded weights
+    assert clone.translator.fallback._models == {} and clone.translator.route("pt").backend == "bergamot"
 
 
 def test_preflight_names_uncovered_languages_and_missing_models(tiny_models, monkeypatch):
