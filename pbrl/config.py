@@ -107,6 +107,15 @@ class DataConfig:
 
 
 @dataclass
+class LmEvalConfig:
+    tasks: List[str] = field(default_factory=lambda: ["mgsm_native_cot"])  # + mgsm_en_cot mgsm_direct mmlu_prox(_lite)
+    model: str = "hf"  # hf | vllm
+    limit: Optional[int] = None  # documents per task (null = all)
+    apply_chat_template: bool = True
+    model_args: Dict[str, Any] = field(default_factory=dict)  # extra harness model_args, e.g. gpu_memory_utilization
+
+
+@dataclass
 class EvalConfig:
     name: str = MISSING
     before: bool = True
@@ -114,6 +123,8 @@ class EvalConfig:
     max_new_tokens: int = 256
     batch_size: int = 16
     few_shot: int = 0
+    backend: str = "pbrl"  # pbrl (own loop) | lm_eval (lm-evaluation-harness, pbrl.harness)
+    lm_eval: LmEvalConfig = field(default_factory=LmEvalConfig)
 
 
 @dataclass
@@ -231,6 +242,12 @@ def check_config(cfg) -> None:
         raise ConfigError(f"unknown pivot.kind '{cfg.pivot.kind}'; choose one of: gold, self, model")
     if cfg.pivot.kind == "model" and not cfg.pivot.model:
         raise ConfigError("pivot.kind=model needs pivot.model (a hub id or local folder)")
+    if cfg.eval.backend not in ("pbrl", "lm_eval"):
+        raise ConfigError(f"unknown eval.backend '{cfg.eval.backend}'; choose one of: pbrl, lm_eval")
+    if cfg.eval.backend == "lm_eval" and (cfg.eval.before or cfg.eval.after):
+        from pbrl.harness import check_harness_config
+
+        check_harness_config(cfg.eval, cfg.langs.eval)
     if cfg.logger.backend not in ("none", "wandb"):
         raise ConfigError(f"unknown logger.backend '{cfg.logger.backend}'; choose one of: none, wandb")
     from pbrl.algos import check_trainer_args
@@ -238,3 +255,7 @@ def check_config(cfg) -> None:
 
     check_trainer_args(cfg.algo)
     validate_reward_config(cfg.reward)
+    from pbrl.rewards.mt import translation_problems
+
+    for problem in translation_problems(cfg.reward, list(cfg.langs.train)):
+        raise ConfigError(problem)

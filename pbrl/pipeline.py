@@ -91,6 +91,23 @@ def english_problems(examples):
     return list(seen.values())
 
 
+def harness_evaluation(cfg: DictConfig, policy, adapter, device: str, out_dir: Path, desc: str, eval_examples) -> dict:
+    """`eval.backend=lm_eval`: lm-evaluation-harness on the policy, or on the trained `adapter` folder."""
+    from pbrl.harness import evaluate_with_harness
+    from pbrl.policy import resolve_dtype
+
+    dtype = str(resolve_dtype(cfg.policy.dtype, device)).removeprefix("torch.")
+    lora_rank = cfg.policy.lora.r if cfg.policy.lora else None
+    doc_ids = None
+    if cfg.data.eval_dataset == "mgsm":  # the held-out MGSM problems only (data=mgsm trains on the others)
+        doc_ids = {}
+        for ex in eval_examples:
+            doc_ids.setdefault(ex.lang, []).append(int(ex.id.removeprefix("mgsm-")))
+    return evaluate_with_harness(policy.name_or_path, adapter, list(cfg.langs.eval), cfg.eval, out_dir,
+                                 data_root=cfg.paths.data_root, device=device, dtype=dtype, lora_rank=lora_rank,
+                                 desc=desc, doc_ids=doc_ids)
+
+
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
     import datasets
     import torch
@@ -181,19 +198,23 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
                 return read_json(path) if path.exists() else None
 
             def compute():
-                # the untrained policy is the base model: its answers are shared by every run that asks the same
-                result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
-                                  data_root=cfg.paths.data_root, prompter=prompter,
-                                  cache_key=f"{policy.name_or_path}@{cfg.policy.revision}" if when == "before" else None,
-                                  cache_dir=cache / "eval")
+                if cfg.eval.backend == "lm_eval":
+                    result = harness_evaluation(cfg, policy, final if when == "after" else None, device,
+                                                run_dir / "lm_eval" / when, f"eval {when}", split["eval"])
+                else:
+                    # the untrained policy is the base model: its answers are shared by every run that asks the same
+                    result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
+                                      data_root=cfg.paths.data_root, prompter=prompter,
+                                      cache_key=f"{policy.name_or_path}@{cfg.policy.revision}" if when == "before" else None,
+                                      cache_dir=cache / "eval")
                 atomic_write_json(path, result)
                 return result
 
             return stages.run(f"eval_{when}", path, compute, read_json)
 
+        final = run_dir / "checkpoints" / "final"
         before = evaluation("before")
         state.wait_for_everyone()
-        final = run_dir / "checkpoints" / "final"
 
         def compute_train():
             dataset = datasets.Dataset.from_list(rows)

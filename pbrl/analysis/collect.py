@@ -19,7 +19,12 @@ log = logging.getLogger(__name__)
 
 STAGES = ("before", "after")
 # Keys under which pbrl.tracking puts per-language results into a W&B run's summary.
-WANDB_EVAL_KEY = re.compile(r"^eval/(?P<stage>before|after)/(?P<lang>[a-z]{2,3})/(?P<metric>[A-Za-z_]+)$")
+WANDB_EVAL_KEY = re.compile(
+    r"^eval/(?P<stage>before|after)/(?P<lang>[a-z]{2,3})/(?P<metric>[A-Za-z_]+|lm_eval/[\w.-]+/[\w.-]+)$"
+)
+# lm-evaluation-harness metrics in eval.json (eval.backend=lm_eval): lm_eval/<family>_<lang>/<filter>.
+HARNESS_KEY = re.compile(r"^lm_eval/(?P<family>[\w.-]+)_(?P<lang>[a-z]{2,3})/(?P<filter>[\w.-]+)$")
+HARNESS_SKIP = ("n",)  # counts, not rates
 # Hydra overrides that only say where or how a run was launched, not what it computed.
 LAUNCH_ONLY_KEYS = ("hydra", "paths.", "name=", "device=", "threads=", "logger")
 
@@ -39,9 +44,27 @@ class Run:
         return list(self.eval.get("languages", {}))
 
     def value(self, lang: str, stage: str, metric: str) -> float:
-        """A per-language metric, NaN when the run has no such value."""
-        found = self.eval.get("languages", {}).get(lang, {}).get(stage, {}).get(metric)
+        """A per-language metric, NaN when the run has no such value. A harness metric may be named
+        without its language (`lm_eval/mgsm_native_cot/flexible-extract` reads `mgsm_native_cot_<lang>`)."""
+        metrics = self.eval.get("languages", {}).get(lang, {}).get(stage, {})
+        found = metrics.get(metric)
+        if found is None and metric.startswith("lm_eval/"):
+            _, family, filter_name = metric.split("/", 2)
+            found = metrics.get(f"lm_eval/{family}_{lang}/{filter_name}")
         return float(found) if isinstance(found, (int, float)) else math.nan
+
+    def harness_metrics(self) -> list[str]:
+        """The lm-evaluation-harness metrics of this run, by task family: `lm_eval/<family>/<filter>`."""
+        found = []
+        for by_stage in self.eval.get("languages", {}).values():
+            for metrics in by_stage.values():
+                for key in metrics:
+                    match = HARNESS_KEY.match(key)
+                    if match and match["filter"] not in HARNESS_SKIP and not match["filter"].endswith("_stderr"):
+                        name = f"lm_eval/{match['family']}/{match['filter']}"
+                        if name not in found:
+                            found.append(name)
+        return found
 
 
 def _read_json(path: Path) -> dict:
@@ -179,3 +202,11 @@ def load_wandb_group(group: str, project: str, entity: str | None = None, api=No
     if not runs:
         raise ValueError(f"no W&B runs in group '{group}' of project '{path}'; check --project/--entity and the group name")
     return runs
+
+
+def harness_metrics(runs: list[Run]) -> list[str]:
+    """Every lm-evaluation-harness metric any of `runs` recorded (`lm_eval/<family>/<filter>`), in order."""
+    found: list[str] = []
+    for run in runs:
+        found += [m for m in run.harness_metrics() if m not in found]
+    return found

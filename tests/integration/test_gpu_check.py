@@ -1,0 +1,81 @@
+"""benchmarks/gpu_check.py: its CPU-checkable parts here; the full check on a GPU (marker `gpu`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def gpu_check(repo_root):
+    spec = importlib.util.spec_from_file_location("gpu_check", repo_root / "benchmarks" / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_arguments_and_plan(gpu_check):
+    args = gpu_check.parse_args(["--device", "cpu", "--dry-run"])
+    assert args.model == "pbrl:tiny" and args.steps == 2 and args.lm_eval_limit == 1
+    plan = gpu_check.plan(args)
+    assert [row[0] for row in plan] == ["grpo", "pivot", "lora", "lora", "lm_eval"]
+    assert plan[0][1] == "" and plan[0][2] == "grpo:hf"  # no vLLM side in a dry run
+    assert plan[-1][1] == "lm_eval:hf"
+    full = gpu_check.parse_args([])
+    assert full.device == "cuda" and full.model == "pbrl:smollm2-135m-instruct" and full.lm_eval_limit == 50
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--sections", "grpo,nonsense"])
+
+
+def test_table_reports_ratio_failures_and_skips(gpu_check):
+    table = gpu_check.format_table([
+        {"what": "GRPO", "unit": "s/step", "a": {"value": 0.5, "n": 5, "wall_s": 10}, "b": {"value": 2.0, "n": 5,
+                                                                                         "wall_s": 30}},
+        {"what": "pivot", "unit": "questions/s", "a": {"skipped": "no vllm"}, "b": {"value": 3.0, "n": 72,
+                                                                                   "wall_s": 24}},
+        {"what": "lm_eval", "unit": "flexible-extract", "a": {"error": "CUDA out of memory"}},
+    ]).splitlines()
+    assert table[2] == "| GRPO | 0.500 | 2.000 | 0.25 | s/step | 5/5 | 40 |"
+    assert table[3] == "| pivot | – (no vllm) | 3.000 |  | questions/s | 72 | 24 |"
+    assert table[4].startswith("| lm_eval | failed: CUDA out of memory | – |")
+
+
+@pytest.mark.slow
+def test_dry_run_on_cpu_runs_every_non_vllm_path(repo_root, tiny_cache, data_root, tmp_path):
+    out = tmp_path / "rows.json"
+    env = {"PBRL_CACHE": str(tiny_cache), "PBRL_DATA_ROOT": str(data_root), "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+    import os
+
+    proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--dry-run", "--no-install",
+                           "--work", str(tmp_path / "work"), "--json", str(out)], cwd=repo_root,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = {row["section"] + ":" + row["what"]: row for row in json.loads(out.read_text())["rows"]}
+    grpo = next(r for k, r in rows.items() if k.startswith("grpo"))
+    assert grpo["b"]["value"] > 0 and grpo["b"]["n"] == 1 and grpo["a"] == {"skipped": "dry run"}
+    pivot = next(r for k, r in rows.items() if k.startswith("pivot"))
+    assert pivot["b"]["value"] > 0 and pivot["b"]["n"] == 4
+    lora = [r for k, r in rows.items() if k.startswith("lora")]
+    assert lora[0]["a"]["value"] > 0 and "skipped" in lora[1]["a"]
+    lm_eval = next(r for k, r in rows.items() if k.startswith("lm_eval"))
+    assert lm_eval["a"]["n"] == 1 and 0.0 <= lm_eval["a"]["value"] <= 1.0
+    assert "| check | A | B | A/B | unit | n | wall s |" in proc.stdout
+
+
+@pytest.mark.gpu
+def test_full_gpu_check_within_eight_minutes(repo_root, tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    out = tmp_path / "rows.json"
+    proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--json", str(out)], cwd=repo_root,
+                          capture_output=True, text=True, timeout=480)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    print(proc.stdout[-3000:])
+    rows = json.loads(out.read_text())["rows"]
+    assert all("error" not in row.get(side, {}) for row in rows for side in ("a", "b"))
