@@ -292,7 +292,7 @@ def _import_target(path: str, where: str):
 def validate_reward_config(reward_cfg) -> None:
     """Check a reward node's structure and every component's parameters against its class
     signature, without instantiating anything (so no weights load). Raises a one-line ValueError."""
-    from pbrl.config import unknown_key_message
+    from pbrl.errors import unknown_key_message
 
     cfg = _to_container(reward_cfg)
     if not isinstance(cfg, dict):
