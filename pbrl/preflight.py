@@ -209,7 +209,8 @@ def check_dataset(dataset: str, langs: Iterable[str], data_root, split: str = "t
             "data.train_source=translate to train on machine-translated GSM8K questions, or another dataset"
         )
     try:
-        check_languages(langs, available=available_languages(dataset, root), dataset=dataset)
+        # the dataset's languages; a language it has whose file is missing fails below naming the file
+        check_languages(langs, available=available_languages(dataset, None), dataset=dataset)
     except ValueError as err:
         raise ConfigError(f"{role}: {err}") from None
     if root is not None or dataset == "demo":
@@ -315,10 +316,12 @@ def _in_hub_cache(repo_id: str, revision: str | None) -> bool:
     return False
 
 
-def check_models(cfg) -> None:
-    check_model("policy.model", cfg.policy.model, cfg.policy.revision)
-    if cfg.pivot.kind == "model":
-        check_model("pivot.model", cfg.pivot.model)
+def check_models(cfg, policy: bool = True) -> None:
+    """Policy and pivot models (`policy=False`: reward models only, for the scoring CLIs)."""
+    if policy:
+        check_model("policy.model", cfg.policy.model, cfg.policy.revision)
+        if cfg.pivot.kind == "model":
+            check_model("pivot.model", cfg.pivot.model)
     for comp, node in (cfg.reward.components or {}).items():
         for param in ("model", "translator_model", "embed_model"):
             value = node.get(param) if isinstance(node, DictConfig) else None
@@ -364,6 +367,7 @@ def check_reward(reward_cfg, langs: Iterable[str]) -> None:
 def _check_translator(comp: str, node: dict, langs: list[str]) -> None:
     from pbrl.rewards.backends.translators import make_translator
 
+    langs = list(dict.fromkeys(langs + [str(lang) for lang in node.get("langs") or []]))
     try:  # translators load their model lazily, so this builds no model and writes nothing
         translator = make_translator(node.get("translator", "bergamot"), node.get("translator_model"),
                                      node.get("family", "auto"), node.get("device", "cpu"),
@@ -491,6 +495,61 @@ def sweep_configs(argv: list[str]) -> Iterator[DictConfig]:
                 raise ConfigError(explain_composition_error(exc, job)) from None
     finally:
         GlobalHydra.instance().clear()
+
+
+def compose_checked(overrides: list[str]):
+    """`pbrl.config.compose_config` for the CLIs: secrets refused, composition errors in one line."""
+    from pbrl.config import compose_config
+
+    check_override_secrets(overrides)
+    try:
+        cfg = compose_config(overrides)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(explain_composition_error(exc, overrides)) from None
+    check_config_secrets(cfg)
+    return cfg
+
+
+def check_range(name: str, value, *, low: float, integer: bool = False, low_open: bool = False) -> None:
+    """A CLI argument `name` that must be a finite number >= low (> low with low_open)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (not integer or float(value).is_integer()) and (value > low if low_open else value >= low)
+    if not ok:
+        kind = "an integer" if integer else "a finite number"
+        raise ConfigError(f"{name} {value!r} must be {kind} {'>' if low_open else '>='} {low:g}")
+
+
+def read_rows(path, required: tuple[str, ...], what: str) -> list[dict]:
+    """A CLI's JSONL input: every line a JSON object with `required` fields and (if it has one) a
+    known language; a bad line fails naming file and line (never a silently shortened input)."""
+    import json
+
+    from pbrl.languages import LANGUAGES
+
+    path = Path(str(path))
+    if not path.is_file():
+        raise FileNotFoundError(f"input file {path} does not exist; pass {what}")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path} line {lineno} is not JSON ({err.msg}); one JSON object per line") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path} line {lineno} is not a JSON object; one object per line")
+            missing = [k for k in required if k not in row]
+            if missing:
+                raise ValueError(f"{path} line {lineno} lacks {', '.join(missing)}; every row needs {', '.join(required)}")
+            if "lang" in row and str(row["lang"]) not in LANGUAGES:
+                raise ValueError(f"{path} line {lineno}: unknown language code {str(row['lang'])!r}; "
+                                 f"known codes: {', '.join(sorted(LANGUAGES))}")
+            rows.append(row)
+    return rows
 
 
 def preflight_argv(argv: list[str]) -> int:
