@@ -512,13 +512,15 @@ def compose_checked(overrides: list[str]):
     return cfg
 
 
-def check_range(name: str, value, *, low: float, integer: bool = False, low_open: bool = False) -> None:
-    """A CLI argument `name` that must be a finite number >= low (> low with low_open)."""
+def check_range(name: str, value, *, low: float, integer: bool = False, low_open: bool = False,
+                sep: str = " ") -> None:
+    """A CLI argument `name` that must be a finite number >= low (> low with low_open); `sep` joins
+    name and value in the message as the user typed them (`--limit 0`, `n=0`)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (not integer or float(value).is_integer()) and (value > low if low_open else value >= low)
     if not ok:
         kind = "an integer" if integer else "a finite number"
-        raise ConfigError(f"{name} {value!r} must be {kind} {'>' if low_open else '>='} {low:g}")
+        raise ConfigError(f"{name}{sep}{value!r} must be {kind} {'>' if low_open else '>='} {low:g}")
 
 
 def read_rows(path, required: tuple[str, ...], what: str) -> list[dict]:

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
                 n_value = int(own["n"])
             except ValueError:
                 raise ValueError(f"n={own['n']!r} is not an integer; e.g. n=200") from None
-            check_range("n", n_value, low=1, integer=True)
+            check_range("n", n_value, low=1, integer=True, sep="=")
         if "output" in own:
             check_writable("output", Path(own["output"]).parent)
     set_threads(cfg.threads)
