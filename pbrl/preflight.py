@@ -424,20 +424,26 @@ def check_run_dir(cfg) -> None:
 
 def check_config(cfg) -> None:
     """The checks that read no file and need no model or network: secrets, choices, numbers,
-    trainer arguments, reward parameters and backends against the training languages."""
+    reward parameters and backends against the training languages, trainer arguments."""
     check_config_secrets(cfg)
     check_choices(cfg)
     check_numbers(cfg)
-    check_trainer(cfg)
     check_reward(cfg.reward, list(cfg.langs.train))
+    check_trainer(cfg)  # last: it imports the trainer's library (TRL), the slowest step
 
 
 def preflight(cfg) -> None:
-    """Every check of a training run, cheapest first; raises ConfigError (one line) on the first failure."""
-    check_config(cfg)
-    check_models(cfg)
-    check_data(cfg)
+    """Every check of a training run, cheapest first; raises ConfigError (one line) on the first
+    failure. The trainer check imports TRL, which the run imports next anyway."""
+    check_config_secrets(cfg)
+    check_choices(cfg)
+    check_numbers(cfg)
+    check_data_root(cfg.paths.data_root)
     check_run_dir(cfg)
+    check_models(cfg)
+    check_reward(cfg.reward, list(cfg.langs.train))
+    check_data(cfg)
+    check_trainer(cfg)
 
 
 def sweep_configs(argv: list[str]) -> Iterator[DictConfig]:
