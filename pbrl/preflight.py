@@ -268,7 +268,8 @@ def check_data_translator(spec, langs: list[str]) -> None:
 
 
 def hub_offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    flags = (os.environ.get(v, "").lower() for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(flag in ("1", "true", "yes", "on") for flag in flags)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -285,7 +286,8 @@ def check_model(key: str, name: str | None, revision: str | None = None) -> None
     name = str(name)
     if name.startswith(PBRL_PREFIX):
         if name[len(PBRL_PREFIX):] not in PBRL_MODELS:
-            raise ConfigError(f"unknown model {key}={name}; choose from: " + ", ".join(PBRL_PREFIX + m for m in PBRL_MODELS))
+            known = ", ".join(PBRL_PREFIX + m for m in PBRL_MODELS)
+            raise ConfigError(f"unknown model {key}={name}; choose from: {known}")
         return
     if _looks_like_path(name) or Path(name).expanduser().exists():
         path = Path(name).expanduser()
@@ -432,9 +434,8 @@ def check_config(cfg) -> None:
     check_trainer(cfg)  # last: it imports the trainer's library (TRL), the slowest step
 
 
-def preflight(cfg) -> None:
-    """Every check of a training run, cheapest first; raises ConfigError (one line) on the first
-    failure. The trainer check imports TRL, which the run imports next anyway."""
+def check_quick(cfg) -> None:
+    """The checks that take milliseconds: run first for every job of a sweep."""
     check_config_secrets(cfg)
     check_choices(cfg)
     check_numbers(cfg)
@@ -442,6 +443,13 @@ def preflight(cfg) -> None:
     check_run_dir(cfg)
     check_models(cfg)
     check_reward(cfg.reward, list(cfg.langs.train))
+
+
+def preflight(cfg) -> None:
+    """Every check of a training run, cheapest first; raises ConfigError (one line) on the first
+    failure. The data check reads the data files; the trainer check imports TRL, which the run
+    imports next anyway."""
+    check_quick(cfg)
     check_data(cfg)
     check_trainer(cfg)
 
@@ -552,7 +560,9 @@ def read_rows(path, required: tuple[str, ...], what: str) -> list[dict]:
                 raise ValueError(f"{path} line {lineno} is not a JSON object; one object per line")
             missing = [k for k in required if k not in row]
             if missing:
-                raise ValueError(f"{path} line {lineno} lacks {', '.join(missing)}; every row needs {', '.join(required)}")
+                raise ValueError(
+                    f"{path} line {lineno} lacks {', '.join(missing)}; every row needs {', '.join(required)}"
+                )
             if "lang" in row and str(row["lang"]) not in LANGUAGES:
                 raise ValueError(f"{path} line {lineno}: unknown language code {str(row['lang'])!r}; "
                                  f"known codes: {', '.join(sorted(LANGUAGES))}")
@@ -565,12 +575,13 @@ def preflight_argv(argv: list[str]) -> int:
     Returns the number of job configs checked (0 for --help / --hydra-help / --info)."""
     if any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in argv):
         return 0
-    checked = 0
     with one_line_errors():
-        for cfg in sweep_configs(argv):
+        configs = list(sweep_configs(argv))
+        for cfg in configs:  # a bad 5th job fails before the 1st job's data files are read
+            check_quick(cfg)
+        for cfg in configs:
             preflight(cfg)
-            checked += 1
-    return checked
+    return len(configs)
 
 
 def explain_composition_error(exc: BaseException, overrides: list[str]) -> str:
@@ -608,6 +619,33 @@ def _chain(exc: BaseException):
 # --- hub failures at the start of a stage ------------------------------------------------------
 
 
+REPO_ARGUMENTS = ("repo_id", "path_or_repo_id", "pretrained_model_name_or_path", "model_name_or_path", "hub_id", "path")
+
+
+def _repo_in_frames(chain: list[BaseException]) -> str | None:
+    """The repository a failed download asked for: huggingface_hub's and transformers' errors often
+    do not name it, but the innermost frame that received it as an argument does."""
+    found = None
+    for exc in chain:
+        tb = exc.__traceback__
+        while tb is not None:
+            for name in REPO_ARGUMENTS:
+                value = tb.tb_frame.f_locals.get(name)
+                if isinstance(value, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", value) and not Path(value).exists():
+                    found = value
+            tb = tb.tb_next
+    return found
+
+
+def _repo_in_text(text: str) -> str | None:
+    for pattern in (r"huggingface\.co/(?:api/)?(?:models/|datasets/)?([\w.-]+/[\w.-]+)", r"load ([\w.-]+/[\w.-]+)",
+                    r"'([\w.-]+/[\w.-]+)'"):
+        for match in re.finditer(pattern, text):
+            if not match.group(1).startswith(("docs/", "api/", "spaces/")):
+                return match.group(1)
+    return None
+
+
 def describe_hub_error(exc: BaseException) -> str | None:
     """One line naming the model or dataset a stage could not fetch and the fix, or None when
     `exc` is not a failed hub download."""
@@ -620,9 +658,7 @@ def describe_hub_error(exc: BaseException) -> str | None:
     from_pbrl_data = "from the hub" in text and "could not load" in text
     if not names & hub_types and "huggingface.co" not in text and not from_pbrl_data:
         return None
-    match = (re.search(r"huggingface\.co/(?:api/)?(?:models/|datasets/)?([\w.-]+/[\w.-]+)", text)
-             or re.search(r"load ([\w.-]+/[\w.-]+)", text) or re.search(r"'([\w.-]+/[\w.-]+)'", text))
-    repo = match.group(1) if match else "a model"
+    repo = _repo_in_frames(chain) or _repo_in_text(text) or "a model"
     if "GatedRepoError" in names or "gated" in text.lower():
         fix = (f"it is gated: accept its licence at https://huggingface.co/{repo} and set HF_TOKEN "
                "(or `hf auth login`)")

@@ -41,6 +41,7 @@ class HoldRunDir(Callback):
 
     def __init__(self) -> None:
         self.lock: RunDirLock | None = None
+        self.per_job = False
 
     def _acquire(self, run_dir: str) -> None:
         if self.lock is not None or not is_rank_zero():
@@ -67,10 +68,12 @@ class HoldRunDir(Callback):
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         if self.lock is None:  # a -m job (in run mode on_run_start already holds it)
             self._acquire(str(config.hydra.runtime.output_dir))
+            self.per_job = self.lock is not None
 
     def on_job_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if HydraConfig.get().mode.name == "MULTIRUN":
+        if self.per_job:  # the next job of a sweep in this process locks its own directory
             self._release()
+            self.per_job = False
 
 
 register_configs()

@@ -225,7 +225,8 @@ class RewardSet:
         per_component = {n: f(prompts=prompts, completions=completions, **columns) for n, f in self.components.items()}
         totals: list[float | None] = []
         for i in range(len(completions or [])):
-            terms = [(self._weights[n], clean(vals[i])) for n, vals in per_component.items() if clean(vals[i]) is not None]
+            values = {n: clean(vals[i]) for n, vals in per_component.items()}
+            terms = [(self._weights[n], v) for n, v in values.items() if v is not None]
             totals.append(sum(w * v for w, v in terms) if terms else None)
         return totals, per_component
 

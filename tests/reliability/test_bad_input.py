@@ -182,7 +182,8 @@ def write_jsonl(path: Path, rows: list) -> None:
     [
         ("gsm8k", {"gsm8k/train.jsonl": [{"question": "q?", "answer": "2 + 2 = 4\n#### 4"},
                                          {"question": "q?", "answer": "so four"}]}, "train", "line 2"),
-        ("gsm8k", {"gsm8k/train.jsonl": [{"question": "q?", "answer": "#### four"}]}, "train", "'four' is not a number"),
+        ("gsm8k", {"gsm8k/train.jsonl": [{"question": "q?", "answer": "#### four"}]}, "train",
+         "'four' is not a number"),
         ("msvamp", {"msvamp/test_English.json": [{"m_query": "q?", "response": "8.0"},
                                                  {"m_query": "q?", "response": "eight"}]}, "test", "'eight'"),
         ("polymath", {"polymath/polymath_en.jsonl": [{"id": "low-en-0", "question": "q?", "answer": "1",

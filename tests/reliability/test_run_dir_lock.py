@@ -109,3 +109,27 @@ def test_pbrl_run_on_a_held_run_dir_fails_at_once_and_writes_nothing(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("pbrl: error: run directory"), lines
     assert f"PID {holder.pid} on {socket.gethostname()}" in lines[0]
     assert sorted(p.name for p in run_dir.iterdir()) == [LOCK_NAME]
+
+
+def test_hydra_callback_locks_each_job_of_a_sweep_and_the_run(tmp_path):
+    """`HoldRunDir` through Hydra's callback order: per job in -m (basic launcher: one process, jobs
+    in turn), for the whole run otherwise."""
+    from omegaconf import OmegaConf
+
+    from pbrl.run import HoldRunDir
+
+    callback = HoldRunDir()
+    for i in range(2):
+        job = OmegaConf.create({"hydra": {"runtime": {"output_dir": str(tmp_path / f"job{i}")}}})
+        callback.on_job_start(job)
+        assert (tmp_path / f"job{i}" / LOCK_NAME).exists()
+        callback.on_job_end(job)
+        assert not (tmp_path / f"job{i}" / LOCK_NAME).exists()
+    run = OmegaConf.create({"hydra": {"run": {"dir": str(tmp_path / "run")},
+                                      "runtime": {"output_dir": str(tmp_path / "run")}}})
+    callback.on_run_start(run)
+    callback.on_job_start(run)
+    callback.on_job_end(run)
+    assert (tmp_path / "run" / LOCK_NAME).exists()
+    callback.on_run_end(run)
+    assert not (tmp_path / "run" / LOCK_NAME).exists()
