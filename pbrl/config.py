@@ -1,19 +1,20 @@
-"""Typed schema of every config group, registered in Hydra's ConfigStore, plus start-up checks.
+"""Typed schema of every config group, registered in Hydra's ConfigStore, and its composition.
 
 Each group's YAML files merge into one of these dataclasses, so a typo'd key or a wrong type fails
-at composition. Group-specific free-form parts (reward components, TRL arguments) are checked
-against the signature of what they configure by `check_config`.
+at composition. Everything the schema cannot express (languages against datasets, reward
+parameters, TRL arguments, numeric ranges, files) is checked by `pbrl.preflight`.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, OmegaConf
+
+from pbrl.errors import ConfigError, unknown_key_message  # noqa: F401  (re-exported)
 
 # conf/ sits at the top of a clone and ships inside the wheel as pbrl/conf (pyproject's package-dir).
 _PACKAGED_CONF_DIR = Path(__file__).resolve().parent / "conf"
@@ -188,19 +189,6 @@ def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-class ConfigError(ValueError):
-    """A bad config value, with a one-line message naming it and what is allowed."""
-
-
-def unknown_key_message(key: str, allowed, where: str | None = None) -> str:
-    leaf = key.rsplit(".", 1)[-1]
-    allowed = sorted(allowed)
-    close = difflib.get_close_matches(leaf, allowed, n=3)
-    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-    listing = ", ".join(allowed) if len(allowed) <= 15 or not where else f"the fields of {where}"
-    return f"unknown config key '{key}'{hint}; allowed: {listing}"
-
-
 def check_overrides(overrides: list[str]) -> None:
     """Fail fast on `group=option` overrides naming an option that has no YAML file."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -228,34 +216,3 @@ def compose_config(overrides: list[str] | None = None):
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
-
-
-def check_config(cfg) -> None:
-    """Checks Hydra's schema cannot express: language codes, free-form reward and trainer args."""
-    from pbrl.languages import check_languages
-
-    check_languages(cfg.langs.train)
-    check_languages(cfg.langs.eval)
-    if cfg.algo.trainer not in ("grpo", "rloo", "ppo", "sft"):
-        raise ConfigError(f"unknown algo.trainer '{cfg.algo.trainer}'; choose one of: grpo, rloo, ppo, sft")
-    if cfg.pivot.kind not in ("gold", "self", "model"):
-        raise ConfigError(f"unknown pivot.kind '{cfg.pivot.kind}'; choose one of: gold, self, model")
-    if cfg.pivot.kind == "model" and not cfg.pivot.model:
-        raise ConfigError("pivot.kind=model needs pivot.model (a hub id or local folder)")
-    if cfg.eval.backend not in ("pbrl", "lm_eval"):
-        raise ConfigError(f"unknown eval.backend '{cfg.eval.backend}'; choose one of: pbrl, lm_eval")
-    if cfg.eval.backend == "lm_eval" and (cfg.eval.before or cfg.eval.after):
-        from pbrl.harness import check_harness_config
-
-        check_harness_config(cfg.eval, cfg.langs.eval)
-    if cfg.logger.backend not in ("none", "wandb"):
-        raise ConfigError(f"unknown logger.backend '{cfg.logger.backend}'; choose one of: none, wandb")
-    from pbrl.algos import check_trainer_args
-    from pbrl.rewards import validate_reward_config
-
-    check_trainer_args(cfg.algo)
-    validate_reward_config(cfg.reward)
-    from pbrl.rewards.mt import translation_problems
-
-    for problem in translation_problems(cfg.reward, list(cfg.langs.train)):
-        raise ConfigError(problem)

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from pbrl.evaluation import score_predictions
-from pbrl.rundir import atomic_write_jsonl, read_jsonl
+from pbrl.preflight import check_writable, one_line_errors, read_rows
+from pbrl.rundir import atomic_write_jsonl
 
 
 def format_table(result: dict) -> str:
@@ -31,13 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", required=True, type=Path, help="JSONL with lang, response, answer per row")
     parser.add_argument("--output", required=True, type=Path, help="JSONL to write, with pred and correct added")
     args = parser.parse_args(argv)
-    if not args.input.is_file():
-        parser.error(f"--input {args.input} not found; pass a JSONL file of predictions")
-    rows = read_jsonl(args.input)
-    for i, row in enumerate(rows):
-        missing = [k for k in ("lang", "response", "answer") if k not in row]
-        if missing:
-            parser.error(f"row {i} of {args.input} lacks {', '.join(missing)}; each row needs lang, response, answer")
+    with one_line_errors():  # the shared pre-flight's input checks: one line, exit 2, nothing written
+        rows = read_rows(args.input, ("lang", "response", "answer"), "--input PRED.jsonl (JSONL of predictions)")
+        check_writable("--output", args.output.parent)
     result = score_predictions(rows)
     atomic_write_jsonl(args.output, result["predictions"])
     print(format_table(result))

@@ -11,14 +11,19 @@ import re
 from pathlib import Path
 
 SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)
+# What the pre-flight refuses as a value (pbrl.preflight.SECRET_VALUE): a W&B key, HF/OpenAI tokens.
+SECRET_VALUE = re.compile(r"^((local-)?[0-9a-f]{40}|hf_[A-Za-z0-9]{30,}|sk-[A-Za-z0-9_-]{20,})$")
 
 
-def redact(obj):
-    """Drop values whose key looks like a credential, so no secret lands in a dump or a W&B config."""
+def redact(obj, key: str = ""):
+    """Drop values whose key or form looks like a credential, so no secret lands in a dump or a W&B
+    config (a 40-hex `revision`/`commit` is a commit id, kept)."""
     if isinstance(obj, dict):
-        return {k: ("<redacted>" if SECRET_KEY.search(str(k)) else redact(v)) for k, v in obj.items()}
+        return {k: ("<redacted>" if SECRET_KEY.search(str(k)) else redact(v, str(k))) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [redact(v) for v in obj]
+        return [redact(v, key) for v in obj]
+    if isinstance(obj, str) and SECRET_VALUE.match(obj.strip()) and not re.search(r"(revision|commit|sha|hash)$", key):
+        return "<redacted>"
     return obj
 
 
@@ -57,7 +62,18 @@ def has_wandb_key() -> bool:
         return False
 
 
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def wandb_mode(mode: str) -> str:
+    """The W&B mode: WANDB_DISABLED, then WANDB_MODE (the environment of this machine: a compute node
+    without network sets offline), then `logger.mode`, with auto = online if an API key is set."""
+    if _env_true("WANDB_DISABLED"):
+        return "disabled"
+    env = os.environ.get("WANDB_MODE", "").strip().lower()
+    if env in ("online", "offline", "disabled", "dryrun", "run"):
+        return {"dryrun": "offline", "run": "online"}.get(env, env)
     if mode != "auto":
         return mode
     return "online" if has_wandb_key() else "offline"
@@ -99,6 +115,6 @@ class WandbTracker(NullTracker):
 
 
 def make_tracker(logger_cfg, run_dir: Path, config: dict, is_main_process: bool = True):
-    if logger_cfg.backend != "wandb" or not is_main_process:
+    if logger_cfg.backend != "wandb" or not is_main_process or wandb_mode(logger_cfg.mode) == "disabled":
         return NullTracker()
     return WandbTracker(logger_cfg, run_dir, config)

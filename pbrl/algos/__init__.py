@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 
 from pbrl.algos.interface import Trained, TrainerModule
-from pbrl.config import ConfigError, unknown_key_message
+from pbrl.errors import ConfigError, unknown_key_message
 
 TRAINER_MODULES = {"grpo": "pbrl.algos.grpo", "rloo": "pbrl.algos.grpo", "ppo": "pbrl.algos.ppo", "sft": "pbrl.algos.sft"}
 

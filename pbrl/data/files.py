@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+from pbrl.answers import normalize_answer, to_number
+
+# Called with (row, line number) for every row read; raises `corrupt(...)` on a bad value.
+RowCheck = Callable[[object, int], None]
 
 
 def require_file(path: Path, dataset: str) -> Path:
@@ -16,7 +22,23 @@ def require_file(path: Path, dataset: str) -> Path:
     return path
 
 
-def read_jsonl_file(path: Path, dataset: str) -> list[dict]:
+def corrupt(dataset: str, path, lineno: int, problem: str) -> ValueError:
+    """The one-line error for a bad row: file, line, what is wrong, and the fix."""
+    return ValueError(f"corrupt {dataset} file {path} line {lineno}: {problem}; re-download it")
+
+
+def require_number(value, field: str, dataset: str, path, lineno: int) -> None:
+    """A gold answer that is not a number (or fraction) would make every prediction wrong."""
+    if to_number(normalize_answer(value)) is None:
+        raise corrupt(dataset, path, lineno, f"{field} {str(value)[:40]!r} is not a number")
+
+
+def require_text(value, field: str, dataset: str, path, lineno: int) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise corrupt(dataset, path, lineno, f"{field} {str(value)[:40]!r} is empty or not text")
+
+
+def read_jsonl_file(path: Path, dataset: str, check: RowCheck | None = None) -> list[dict]:
     rows = []
     with open(require_file(path, dataset), encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -28,11 +50,13 @@ def read_jsonl_file(path: Path, dataset: str) -> list[dict]:
                 raise ValueError(f"corrupt {dataset} file {path} line {lineno}: {err.msg}; re-download it") from None
             if not isinstance(row, dict):
                 raise ValueError(f"corrupt {dataset} file {path} line {lineno}: not a JSON object; re-download it")
+            if check is not None:
+                check(row, lineno)
             rows.append(row)
     return rows
 
 
-def read_tsv_file(path: Path, dataset: str, columns: int) -> list[list[str]]:
+def read_tsv_file(path: Path, dataset: str, columns: int, check: RowCheck | None = None) -> list[list[str]]:
     rows = []
     with open(require_file(path, dataset), encoding="utf-8", newline="") as f:
         for lineno, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
@@ -42,6 +66,8 @@ def read_tsv_file(path: Path, dataset: str, columns: int) -> list[list[str]]:
                 raise ValueError(
                     f"corrupt {dataset} file {path} line {lineno}: {len(row)} columns, expected {columns}; re-download it"
                 )
+            if check is not None:
+                check(row, lineno)
             rows.append(row)
     return rows
 

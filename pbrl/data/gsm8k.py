@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pbrl.answers import normalize_answer
 from pbrl.data.example import Example
-from pbrl.data.files import read_jsonl_file, require_fields
+from pbrl.data.files import corrupt, read_jsonl_file, require_fields, require_number, require_text
 from pbrl.data.hub import load_hub_rows
 
 NAME = "gsm8k"
@@ -42,7 +42,16 @@ def load_rows(split: str, data_root: str | Path | None, hub_id: str = HUB_ID) ->
     if data_root is None:
         return load_hub_rows(hub_id, "main", split)
     path = Path(data_root) / "gsm8k" / f"{split}.jsonl"
-    rows = read_jsonl_file(path, NAME)
+
+    def check(row, lineno):
+        require_fields(row, ("question", "answer"), path, NAME, lineno)
+        require_text(row["question"], "question", NAME, path, lineno)
+        final = _FINAL.search(_CALCULATOR.sub("", str(row["answer"])))
+        if not final:
+            raise corrupt(NAME, path, lineno, "answer has no final '#### <number>' line")
+        require_number(final.group(1), "final answer", NAME, path, lineno)
+
+    rows = read_jsonl_file(path, NAME, check=check)
     for i, row in enumerate(rows):
         require_fields(row, ("question", "answer"), path, NAME, i)
     return rows

@@ -12,7 +12,7 @@ from pathlib import Path
 from pbrl.answers import answers_match, normalize_answer
 from pbrl.data import gsm8k
 from pbrl.data.example import Example
-from pbrl.data.files import read_tsv_file
+from pbrl.data.files import read_tsv_file, require_number, require_text
 from pbrl.data.hub import load_hub_rows
 from pbrl.languages import MGSM_LANGUAGES
 
@@ -26,7 +26,12 @@ def _question_answer_pairs(lang: str, data_root, hub_id: str) -> list[tuple[str,
     if data_root is None:
         return [(row["question"], str(row["answer_number"])) for row in load_hub_rows(hub_id, lang, "test")]
     path = Path(data_root) / "mgsm" / f"mgsm_{lang}.tsv"
-    return [(q, a) for q, a in read_tsv_file(path, NAME, columns=2)]
+
+    def check(row, lineno):
+        require_text(row[0], "question", NAME, path, lineno)
+        require_number(row[1], "answer", NAME, path, lineno)
+
+    return [(q, a) for q, a in read_tsv_file(path, NAME, columns=2, check=check)]
 
 
 def _english_solutions(data_root, gsm8k_hub_id: str, answers: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pbrl.answers import normalize_answer
 from pbrl.data.example import Example
-from pbrl.data.files import read_jsonl_file, require_fields
+from pbrl.data.files import read_jsonl_file, require_fields, require_number, require_text
 from pbrl.data.hub import load_hub_rows
 from pbrl.languages import LANGUAGES as ALL_LANGUAGES
 
@@ -29,7 +29,13 @@ def _rows(lang: str, data_root, hub_id: str) -> list[dict]:
         path = f"{hub_id}/{file_name(lang)}"
     else:
         path = Path(data_root) / "msvamp" / file_name(lang)
-        rows = read_jsonl_file(path, NAME)
+
+        def check(row, lineno):
+            require_fields(row, ("m_query", "response"), path, NAME, lineno)
+            require_text(row["m_query"], "m_query", NAME, path, lineno)
+            require_number(row["response"], "response", NAME, path, lineno)
+
+        rows = read_jsonl_file(path, NAME, check=check)
     for i, row in enumerate(rows):
         require_fields(row, ("m_query", "response"), path, NAME, i)
     return rows

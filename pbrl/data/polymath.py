@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pbrl.answers import normalize_answer
 from pbrl.data.example import Example
-from pbrl.data.files import read_jsonl_file, require_fields
+from pbrl.data.files import corrupt, read_jsonl_file, require_fields, require_text
 from pbrl.data.hub import load_hub_rows
 
 NAME = "polymath"
@@ -28,7 +28,15 @@ def _rows(lang: str, data_root, hub_id: str) -> list[dict]:
         path = hub_id
     else:
         path = Path(data_root) / "polymath" / f"polymath_{lang}.jsonl"
-        rows = read_jsonl_file(path, NAME)
+
+        def check(row, lineno):
+            require_fields(row, ("id", "question", "answer", "level"), path, NAME, lineno)
+            require_text(row["question"], "question", NAME, path, lineno)
+            require_text(str(row["answer"]), "answer", NAME, path, lineno)  # may be LaTeX: not always a number
+            if row["level"] not in LEVELS:
+                raise corrupt(NAME, path, lineno, f"level {row['level']!r} is not one of {', '.join(LEVELS)}")
+
+        rows = read_jsonl_file(path, NAME, check=check)
     for i, row in enumerate(rows):
         require_fields(row, ("id", "question", "answer", "level"), path, NAME, i)
     return rows

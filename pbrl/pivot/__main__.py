@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pbrl.data import DATASETS, load_examples
 from pbrl.pivot import BACKENDS, KINDS, build_references
+from pbrl.preflight import one_line_errors
 from pbrl.rundir import atomic_write_jsonl
 
 
@@ -56,11 +57,28 @@ def _cuda() -> bool:
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
-    try:
+    with one_line_errors():
+        check_args(args)
         return run(args)
-    except (ValueError, FileNotFoundError, ImportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """The shared pre-flight for this CLI: numbers, model, data files and values, output folder."""
+    from pbrl.preflight import check_data_root, check_dataset, check_model, check_range, check_writable
+
+    if args.limit is not None:
+        check_range("--limit", args.limit, low=1, integer=True)
+    check_range("--num-samples", args.num_samples, low=1, integer=True)
+    check_range("--temperature", args.temperature, low=0)
+    check_range("--max-new-tokens", args.max_new_tokens, low=1, integer=True)
+    check_range("--batch-size", args.batch_size, low=1, integer=True)
+    if args.kind != "gold":
+        check_model("--model", args.model)
+    check_data_root(args.data_root)
+    check_dataset(args.dataset, ["en"], args.data_root, split=args.split, role="--dataset")
+    check_writable("--out", args.out)
+    if args.cache_dir is not None:
+        check_writable("--cache-dir", args.cache_dir)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -76,11 +76,12 @@ def text_hash(text: str) -> str:
 
 
 def clean(value: Any) -> float | None:
-    """A reward value as a float, with None and NaN both meaning 'not applicable'."""
+    """A reward value as a float, with None, NaN and ±inf all meaning 'not applicable' (counted as
+    None per component, so one bad sample never turns a total or a JSON file into NaN)."""
     if value is None:
         return None
     value = float(value)
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None
 
 
 class Reward:
@@ -235,6 +236,9 @@ class RewardSet:
             gate = plain[gates[n]] if n in gates else None
             self.components[n] = ComponentReward(n, r, gate, self.gate_threshold) if gate else plain[n]
         self._weights = {n: float(weights.get(n, 1.0)) for n in components}
+        for n, w in self._weights.items():
+            if not math.isfinite(w):
+                raise ValueError(f"reward '{name}': weights.{n}={w} is not a finite number; e.g. weights.{n}=1.0")
         self.gates = gates
 
     @property
@@ -255,7 +259,8 @@ class RewardSet:
         per_component = {n: f(prompts=prompts, completions=completions, **columns) for n, f in self.components.items()}
         totals: list[float | None] = []
         for i in range(len(completions or [])):
-            terms = [(self._weights[n], vals[i]) for n, vals in per_component.items() if vals[i] is not None]
+            values = {n: clean(vals[i]) for n, vals in per_component.items()}
+            terms = [(self._weights[n], v) for n, v in values.items() if v is not None]
             totals.append(sum(w * v for w, v in terms) if terms else None)
         return totals, per_component
 
@@ -356,7 +361,7 @@ def _import_target(path: str, where: str):
 def validate_reward_config(reward_cfg) -> None:
     """Check a reward node's structure and every component's parameters against its class
     signature, without instantiating anything (so no weights load). Raises a one-line ValueError."""
-    from pbrl.config import unknown_key_message
+    from pbrl.errors import unknown_key_message
 
     cfg = _to_container(reward_cfg)
     if not isinstance(cfg, dict):

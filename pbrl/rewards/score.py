@@ -21,16 +21,10 @@ REQUIRED = ("lang", "response", "reference")
 
 
 def read_pairs(path: str) -> list[dict]:
-    from pbrl.rundir import read_jsonl
+    """The input rows; a bad line (not JSON, a field missing, an unknown language) raises naming it."""
+    from pbrl.preflight import read_rows
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"input file {path} does not exist; pass input=<pairs.jsonl>")
-    rows = read_jsonl(path)
-    for i, row in enumerate(rows):
-        missing = [k for k in REQUIRED if k not in row]
-        if missing:
-            raise ValueError(f"{path} row {i + 1} lacks {', '.join(missing)}; every row needs {', '.join(REQUIRED)}")
-    return rows
+    return read_rows(path, REQUIRED, "input=<pairs.jsonl>")
 
 
 def score_rows(reward_set, rows: list[dict]) -> list[dict]:
@@ -53,24 +47,30 @@ def score_rows(reward_set, rows: list[dict]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pbrl.config import compose_config
+    from pbrl.preflight import check_models, check_reward, check_writable, compose_checked, one_line_errors
     from pbrl.rewards import build_reward
     from pbrl.rundir import atomic_write_jsonl
 
     own, overrides = split_argv(argv, ("input", "output"))
-    if "input" not in own or "output" not in own:
-        raise SystemExit(
-            "usage: python -m pbrl.rewards.score reward=<preset> input=PAIRS.jsonl output=OUT.jsonl [overrides]"
-        )
-    cfg = compose_config(overrides)
+    with one_line_errors():  # everything the input can get wrong, before any model loads
+        if "input" not in own or "output" not in own:
+            raise ValueError(
+                "usage: python -m pbrl.rewards.score reward=<preset> input=PAIRS.jsonl output=OUT.jsonl [overrides]"
+            )
+        cfg = compose_checked(overrides)
+        rows_in = read_pairs(own["input"])
+        check_reward(cfg.reward, sorted({str(r["lang"]) for r in rows_in}))
+        check_models(cfg, policy=False)
+        check_writable("output", Path(own["output"]).parent)
     set_threads(cfg.threads)
-    reward_set = build_reward(cfg.reward)
-    rows = score_rows(reward_set, read_pairs(own["input"]))
+    with one_line_errors():
+        reward_set = build_reward(cfg.reward)
+    rows = score_rows(reward_set, rows_in)
     atomic_write_jsonl(own["output"], rows)
     for name, stat in reward_set.stats().items():
         values = [r[name] for r in rows if r[name] is not None]
-        mean = sum(values) / len(values) if values else float("nan")
-        print(f"{name:>10}: mean {mean:.4f}  none {stat['none']}/{stat['calls']}")
+        mean = f"{sum(values) / len(values):.4f}" if values else "-"
+        print(f"{name:>10}: mean {mean}  none {stat['none']}/{stat['calls']}")
     print(f"wrote {len(rows)} rows to {own['output']}")
 
 

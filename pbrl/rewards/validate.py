@@ -26,6 +26,7 @@ answer repeated and a looped phrase, each against a correct one-line target-lang
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -124,22 +125,39 @@ def print_probes(report: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from pbrl.config import compose_config
     from pbrl.data import load_examples
+    from pbrl.preflight import (
+        check_data_root, check_dataset, check_models, check_range, check_reward, check_writable, compose_checked,
+        one_line_errors,
+    )
     from pbrl.rewards import build_reward
     from pbrl.rewards.embed import EmbeddingReward
     from pbrl.rewards.probes import score_probes
     from pbrl.rundir import atomic_write_json
 
     own, overrides = split_argv(argv, ("n", "reference", "output", "level", "probes"))
-    cfg = compose_config(overrides)
+    with one_line_errors():  # the shared pre-flight, before any model loads
+        cfg = compose_checked(overrides)
+        langs = [lang for lang in cfg.langs.eval if lang != "en"]
+        check_reward(cfg.reward, langs)
+        check_models(cfg, policy=False)
+        check_data_root(cfg.paths.data_root)
+        check_dataset(cfg.data.eval_dataset, ["en", *langs], cfg.paths.data_root, role="data.eval_dataset")
+        if "n" in own:
+            try:
+                n_value = int(own["n"])
+            except ValueError:
+                raise ValueError(f"n={own['n']!r} is not an integer; e.g. n=200") from None
+            check_range("n", n_value, low=1, integer=True, sep="=")
+        if "output" in own:
+            check_writable("output", Path(own["output"]).parent)
     set_threads(cfg.threads)
-    reward_set = build_reward(cfg.reward)
-    components = semantic_components(reward_set)
-    if not components:
-        raise SystemExit(
-            f"reward '{reward_set.name}' has no component comparing with an English reference (embed, mt, comet)"
-        )
+    with one_line_errors():
+        reward_set = build_reward(cfg.reward)
+        components = semantic_components(reward_set)
+        if not components:
+            raise ValueError(f"reward '{reward_set.name}' has no component comparing with an English reference; "
+                             "use reward=embed, mt or comet")
     dataset = cfg.data.eval_dataset
     langs = [lang for lang in cfg.langs.eval if lang != "en"]
     field = own.get("reference", "question_en")

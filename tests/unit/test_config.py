@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pbrl.config import CONF_DIR, GROUPS, check_config, compose_config, run_id
-from pbrl.run import preflight
+from pbrl.config import CONF_DIR, GROUPS, compose_config, run_id
+from pbrl.preflight import check_config, preflight_argv
 
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
@@ -20,12 +20,14 @@ def test_every_group_has_options():
     assert {g for g, _ in OPTIONS} == set(GROUPS)
 
 
+# Options that only make sense with a matching choice elsewhere (the pre-flight refuses them alone):
+# the offline Bergamot MT reward translates Portuguese only.
+COMPANIONS = {("reward", "mt"): ["langs=en_pt"], ("reward", "hybrid_mt"): ["langs=en_pt"]}
+
+
 @pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_validates(group, option):
-    # MT rewards need NLLB for the default languages, which is not on this offline machine; their
-    # offline failure is tested in tests/unit/rewards/test_mt_models.py.
-    extra = ["langs=en_pt"] if group == "reward" and option in ("mt", "hybrid_mt") else []
-    cfg = compose_config([f"{group}={option}", *extra])
+    cfg = compose_config([f"{group}={option}", *COMPANIONS.get((group, option), [])])
     assert cfg[group].name == option, "the `name` field must equal the file name (it is the W&B tag)"
     check_config(cfg)
 
@@ -75,7 +77,7 @@ def pbrl_run(*args: str) -> subprocess.CompletedProcess:
 )
 def test_bad_input_fails_fast_in_one_line(override, expected, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        preflight([override])
+        preflight_argv([override])
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("pbrl: error: "), lines

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from pbrl.pivot.__main__ import main
@@ -37,8 +39,9 @@ def test_cli_builds_gold_references(tmp_path, capsys):
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
-    assert (
-        main(["--kind", "gold", "--dataset", "mgsm", "--data-root", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
-    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--kind", "gold", "--dataset", "mgsm", "--data-root", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: mgsm file") and "\n" not in err
+    assert err.startswith("pbrl: error: mgsm file") and "\n" not in err
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,106 @@
+"""The CLIs share the pre-flight: bad input is one `pbrl: error:` line, exit 2, no output written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+GOOD = {"lang": "de", "response": "Die Antwort ist 18.", "reference": "The answer is 18.", "answer": "18"}
+
+
+def write_rows(path: Path, rows: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def refuse(capsys, main, argv: list[str], output: Path | None) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2
+    assert len(lines) == 1 and lines[0].startswith("pbrl: error: "), lines
+    if output is not None:
+        assert not output.exists()
+    return lines[0]
+
+
+REWARD_CASES = [
+    ("unknown language", [GOOD, dict(GOOD, lang="xx")], [], "line 2: unknown language code 'xx'"),
+    ("line not JSON", [GOOD, "{not json"], [], "line 2 is not JSON"),
+    ("field missing", [{"lang": "de", "response": "x"}], [], "line 1 lacks reference"),
+    ("NaN weight", [GOOD], ["reward.weights.accuracy=nan"], "reward.weights.accuracy=nan"),
+    ("MT cannot serve a row's language", [GOOD], ["reward=mt", "langs=en_pt"], "'de'"),
+    ("secret override", [GOOD], ["+reward.api_key=abc"], "reward.api_key"),
+    ("typo'd key", [GOOD], ["reward.wieght=1"], "'reward.wieght'"),
+    ("unknown preset", [GOOD], ["reward=hybird"], "reward=hybird"),
+]
+
+
+@pytest.mark.parametrize("case,rows,overrides,names", REWARD_CASES, ids=[c[0] for c in REWARD_CASES])
+def test_rewards_score_refuses(case, rows, overrides, names, tmp_path, capsys):
+    from pbrl.rewards.score import main
+
+    src, out = write_rows(tmp_path / "pairs.jsonl", rows), tmp_path / "out.jsonl"
+    argv = ["reward=accuracy", f"input={src}", f"output={out}", *overrides]
+    assert names in refuse(capsys, main, argv, out)
+
+
+def test_rewards_score_missing_input(tmp_path, capsys):
+    from pbrl.rewards.score import main
+
+    out = tmp_path / "out.jsonl"
+    line = refuse(capsys, main, ["reward=accuracy", f"input={tmp_path}/nope.jsonl", f"output={out}"], out)
+    assert "nope.jsonl does not exist" in line
+
+
+def test_rewards_score_usage(capsys):
+    from pbrl.rewards.score import main
+
+    assert "usage: python -m pbrl.rewards.score" in refuse(capsys, main, ["reward=accuracy"], None)
+
+
+def test_pbrl_score_refuses(tmp_path, capsys):
+    from pbrl.score import main
+
+    out = tmp_path / "scored.jsonl"
+    src = write_rows(tmp_path / "pred.jsonl", [{"lang": "en", "response": "4", "answer": "4"}, {"lang": "en"}])
+    assert "line 2 lacks response" in refuse(capsys, main, ["--input", str(src), "--output", str(out)], out)
+    write_rows(src, [{"lang": "klingon", "response": "4", "answer": "4"}])
+    assert "'klingon'" in refuse(capsys, main, ["--input", str(src), "--output", str(out)], out)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    write_rows(src, [{"lang": "en", "response": "4", "answer": "4"}])
+    line = refuse(capsys, main, ["--input", str(src), "--output", str(blocker / "x.jsonl")], None)
+    assert str(blocker) in line
+
+
+@pytest.mark.parametrize(
+    "args,names",
+    [
+        (["--num-samples", "0"], "--num-samples 0"),
+        (["--temperature", "nan"], "--temperature nan"),
+        (["--limit", "0"], "--limit 0"),
+        (["--kind", "model", "--model", "/nonexistent/model"], "--model=/nonexistent/model"),
+        (["--data-root", "/nonexistent/data"], "/nonexistent/data"),
+    ],
+    ids=["samples 0", "temperature NaN", "limit 0", "missing model folder", "missing data root"],
+)
+def test_pivot_cli_refuses(args, names, tmp_path, capsys, data_root):
+    from pbrl.pivot.__main__ import main
+
+    out = tmp_path / "out"
+    argv = ["--kind", "gold", "--dataset", "mgsm", "--data-root", str(data_root), "--out", str(out), *args]
+    assert names in refuse(capsys, main, argv, out)
+
+
+def test_validate_refuses(tmp_path, capsys, data_root, monkeypatch):
+    from pbrl.rewards.validate import main
+
+    monkeypatch.setenv("PBRL_DATA_ROOT", str(data_root))
+    out = tmp_path / "report.json"
+    assert "n=0" in refuse(capsys, main, ["reward=embed", "data=mgsm", "langs=mgsm", "n=0", f"output={out}"], out)
+    line = refuse(capsys, main, ["reward=mt", "data=mgsm", "langs=mgsm", f"output={out}"], out)
+    assert "bergamot" in line and "'bn'" in line
+    assert "'te'" in refuse(capsys, main, ["reward=embed", "data=msvamp", "langs=mgsm", f"output={out}"], out)
