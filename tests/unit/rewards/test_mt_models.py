@@ -180,6 +180,7 @@ def test_headline_command_offline_fails_at_start_in_one_line(repo_root, tmp_path
                           cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and not (tmp_path / "runs").exists()
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pbrl: error: reward.components.mt: translation model "
-                                                   "'facebook/nllb-200-distilled-600M' is not in the local")
-    assert "translator_model=<local folder>" in lines[0]
+    # the shared pre-flight's model check names the model, the offline setting and the fixes
+    assert len(lines) == 1 and lines[0].startswith("pbrl: error: reward.components.mt.translator_model="
+                                                   "facebook/nllb-200-distilled-600M is not in the local")
+    assert "HF_HUB_OFFLINE" in lines[0] and "local folder" in lines[0]
