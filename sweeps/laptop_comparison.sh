@@ -13,5 +13,7 @@ seeds=${SEEDS:-0,1,2}
 python=${PYTHON:-python}
 common=(name=comparison "seed=$seeds" "$@")
 "$python" -m pbrl.run -m algo=grpo reward=accuracy,embed,hybrid "${common[@]}"
-"$python" -m pbrl.run -m algo=ppo reward=hybrid "${common[@]}"
-"$python" -m pbrl.run -m algo=sft reward=hybrid "${common[@]}"
+# the same steps, learning rate and completions per step as the GRPO preset (8: 2 prompts x 4)
+same=(algo.max_steps=16 algo.learning_rate=5e-4 algo.per_device_batch_size=8 algo.max_completion_length=48)
+"$python" -m pbrl.run -m algo=ppo reward=hybrid "${same[@]}" "${common[@]}"
+"$python" -m pbrl.run -m algo=sft reward=hybrid "${same[@]}" "${common[@]}"
