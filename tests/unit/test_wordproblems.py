@@ -240,6 +240,8 @@ def test_registered_dataset_and_load_splits_from_the_shipped_config():
     assert available_languages("wordproblems") == sorted(wp.LANGUAGES)
     assert len(load_examples("wordproblems", ["sw"], split="shots")["sw"]) == wp.DEFAULT_SIZES["shots"]
     cfg = OmegaConf.load(CONF_DATA)
+    assert (cfg.train_dataset, cfg.eval_dataset) == ("wordproblems", "wordproblems")
+    cfg.number_scale, cfg.eval_levels = "standard", ["one-step", "two-step"]
     splits = load_splits(cfg, ["en", "ru"], ["en", "ru", "ja"], data_root=None)
     assert len(splits["train"]) == 2 * cfg.train_size and len(splits["eval"]) == 3 * cfg.eval_size
     assert all(e.id.startswith("wp-train-") for e in splits["train"])
