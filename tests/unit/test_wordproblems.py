@@ -240,16 +240,15 @@ def test_registered_dataset_and_load_splits_from_the_shipped_config():
     assert available_languages("wordproblems") == sorted(wp.LANGUAGES)
     assert len(load_examples("wordproblems", ["sw"], split="shots")["sw"]) == wp.DEFAULT_SIZES["shots"]
     cfg = OmegaConf.load(CONF_DATA)
-    assert (cfg.train_dataset, cfg.eval_dataset) == ("wordproblems", "wordproblems")
-    cfg.number_scale, cfg.eval_levels = "standard", ["one-step", "two-step"]
     splits = load_splits(cfg, ["en", "ru"], ["en", "ru", "ja"], data_root=None)
     assert len(splits["train"]) == 2 * cfg.train_size and len(splits["eval"]) == 3 * cfg.eval_size
-    assert all(e.id.startswith("wp-train-") for e in splits["train"])
-    assert all(e.id.startswith("wp-test-") for e in splits["eval"])
-    assert {e.level for e in splits["eval"]} == {"one-step", "two-step"}
+    prefix = "wp-small-" if cfg.number_scale == "small" else "wp-"
+    assert all(e.id.startswith(f"{prefix}train-") for e in splits["train"])
+    assert all(e.id.startswith(f"{prefix}test-") for e in splits["eval"])
+    assert {e.level for e in splits["eval"]} == set(cfg.eval_levels)
     cfg.eval_split, cfg.eval_levels = "dev", ["two-step"]
     dev = load_splits(cfg, ["en"], ["de"], data_root=None)["eval"]
-    assert all(e.id.startswith("wp-dev-") and e.level == "two-step" for e in dev)
+    assert all(e.id.startswith(f"{prefix}dev-") and e.level == "two-step" for e in dev)
     cfg.eval_split = "exam"
     with pytest.raises(ValueError, match="unknown wordproblems split 'exam'"):
         load_splits(cfg, ["en"], ["de"], data_root=None)
