@@ -15,7 +15,9 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, OmegaConf
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# conf/ sits at the top of a clone and ships inside the wheel as pbrl/conf (pyproject's package-dir).
+_PACKAGED_CONF_DIR = Path(__file__).resolve().parent / "conf"
+CONF_DIR = _PACKAGED_CONF_DIR if _PACKAGED_CONF_DIR.is_dir() else Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("policy", "pivot", "reward", "langs", "algo", "data", "eval", "logger")
 
 
@@ -93,9 +95,13 @@ class DataConfig:
     train_size: int = 32
     eval_size: int = 16
     eval_levels: Optional[List[str]] = None  # evaluate only problems of these levels (null = all)
+    eval_split: str = "test"  # split the eval problems come from (gsm8k: test; wordproblems: test | dev)
+    number_scale: str = "standard"  # wordproblems: standard (answers <= 100/200) | small (numbers <= 20)
     train_source: str = "parallel"  # parallel | translate
     translator: Optional[Dict[str, Any]] = None
-    few_shot: int = 0
+    prompt_style: str = "chat"  # chat | plain (pbrl.data.prompts), for training rows and evaluation
+    few_shot: int = 0  # worked exemplars in the prompt (the dataset's own; MGSM's for the benchmarks)
+    stop_at_newline: bool = False  # one-line answers: generation ends at the first line break
     split_seed: int = 0
     hub_ids: Dict[str, str] = field(default_factory=dict)
 

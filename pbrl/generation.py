@@ -1,7 +1,7 @@
 """Batched generation with left padding, shared by the pivot, evaluation and benchmarks.
 
-Prompts are sorted by length before batching so each batch pads little; results come back in the
-caller's order.
+Prompts are sorted before batching so each batch pads little and shares its prompts' common start;
+results come back in the caller's order.
 """
 
 from __future__ import annotations
@@ -19,6 +19,21 @@ def render_prompt(tokenizer, prompt) -> str:
     return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
 
 
+MIN_SHARED_PREFIX = 16  # tokens a batch's prompts must share before their prefix is computed once
+
+
+def _cache_argument() -> str:
+    """`generate`'s name for a prefilled key/value cache: `cache` since transformers 5.24 (where
+    `past_key_values` is deprecated), `past_key_values` before."""
+    import transformers
+    from packaging.version import Version
+
+    return "cache" if Version(transformers.__version__) >= Version("5.24") else "past_key_values"
+
+
+CACHE_ARGUMENT = _cache_argument()
+
+
 @torch.no_grad()
 def generate(
     model,
@@ -32,12 +47,20 @@ def generate(
     desc: str = "generate",
     top_p: float = 1.0,
     min_new_tokens: int = 0,
+    share_prefix: bool = True,
 ) -> list[list[str]]:
-    """Return `num_return_sequences` completions for each prompt (greedy when temperature == 0)."""
+    """Return `num_return_sequences` completions for each prompt (greedy when temperature == 0).
+
+    Prompts are sorted by their tokens, so prompts that start alike (few-shot exemplars, a system
+    prompt) share a batch; with `share_prefix`, the tokens all prompts of a batch start with are run
+    through the model once and their key/value cache is copied to every row, instead of once per
+    prompt (few-shot prompts on a CPU: most of the work). Answers equal those of plain batched
+    generation up to floating-point rounding.
+    """
     texts = [render_prompt(tokenizer, p) for p in prompts]
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    token_ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: token_ids[i])
     results: list[list[str]] = [[] for _ in texts]
-    padding_side, tokenizer.padding_side = tokenizer.padding_side, "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     was_training = model.training
@@ -60,13 +83,64 @@ def generate(
         torch.manual_seed(seed)
         for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
             idx = order[start : start + batch_size]
-            batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            out = model.generate(**batch, **gen_kwargs)
-            decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+            rows = [token_ids[i] for i in idx]
+            shared = shared_prefix_length(rows) if share_prefix and num_return_sequences == 1 else 0
+            inputs = padded_batch(rows, shared if shared >= MIN_SHARED_PREFIX else 0, tokenizer.pad_token_id)
+            inputs = {k: v.to(device) for k, v in inputs.items()}
+            if shared >= MIN_SHARED_PREFIX:
+                prefix = model(input_ids=inputs["input_ids"][:1, :shared], use_cache=True).past_key_values
+                prefix.batch_repeat_interleave(len(rows))
+                inputs[CACHE_ARGUMENT] = prefix
+            out = model.generate(**inputs, **gen_kwargs)
+            decoded = tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
             for j, i in enumerate(idx):
                 results[i] = [d.strip() for d in decoded[j * num_return_sequences : (j + 1) * num_return_sequences]]
     finally:
-        tokenizer.padding_side = padding_side
         model.train(was_training)
     return results
+
+
+def shared_prefix_length(rows: list[list[int]]) -> int:
+    """How many leading tokens every row has in common, leaving each row at least one of its own."""
+    limit = min(len(r) for r in rows) - 1
+    first = rows[0]
+    n = 0
+    while n < limit and all(r[n] == first[n] for r in rows):
+        n += 1
+    return n
+
+
+def padded_batch(rows: list[list[int]], shared: int, pad_id: int) -> dict:
+    """input_ids/attention_mask with the shared prefix first and each row's padding after it:
+    [prefix, pad…, rest]. Masked padding in the middle leaves position ids and attention as with
+    left padding, and keeps the prefix in the same place in every row, so one cache fits all."""
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        pad = width - len(row)
+        input_ids[i, :shared] = torch.tensor(row[:shared])
+        input_ids[i, shared + pad :] = torch.tensor(row[shared:])
+        attention[i, :shared] = 1
+        attention[i, shared + pad :] = 1
+    return {"input_ids": input_ids, "attention_mask": attention}
+
+
+def newline_token_ids(tokenizer) -> list[int]:
+    """Ids of the tokens that decode to whitespace holding a line break."""
+    ids = []
+    for token, token_id in tokenizer.get_vocab().items():
+        text = tokenizer.convert_tokens_to_string([token])
+        if "\n" in text and not text.strip():
+            ids.append(token_id)
+    return sorted(ids)
+
+
+def stop_at_newline(model, tokenizer) -> None:
+    """End every generation (pbrl's and TRL's, which both read `model.generation_config`) at the
+    first line break, for tasks whose answers are one line: without it a few-shot prompted model
+    goes on writing the next "Question:" until `max_new_tokens`, and GRPO's completions are clipped."""
+    config = model.generation_config
+    eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
+    eos = [eos] if isinstance(eos, int) else list(eos)
+    config.eos_token_id = list(dict.fromkeys([*eos, *newline_token_ids(tokenizer)]))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import platform
+import resource
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -56,10 +57,8 @@ def versions() -> dict:
     }
 
 
-def training_rows(train_examples, references: list[dict]) -> list[dict]:
+def training_rows(train_examples, references: list[dict], prompter) -> list[dict]:
     """Dataset rows for the trainers: one per (problem, language) whose reference was verified."""
-    from pbrl.data import build_prompt
-
     by_id = {r["id"]: r for r in references}
     rows = []
     for ex in train_examples:
@@ -68,7 +67,7 @@ def training_rows(train_examples, references: list[dict]) -> list[dict]:
             continue
         rows.append(
             {
-                "prompt": build_prompt(ex),
+                "prompt": prompter(ex),
                 "id": ex.id,
                 "lang": ex.lang,
                 "question": ex.question,
@@ -100,6 +99,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
 
     from pbrl.algos import train
     from pbrl.data import Example, load_splits
+    from pbrl.data.prompts import make_prompter
+    from pbrl.generation import stop_at_newline
     from pbrl.evaluation import evaluate
     from pbrl.pivot import build_references
     from pbrl.policy import load_policy, resolve_device
@@ -144,6 +145,12 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             split = stages.run("data", run_dir / "examples.jsonl", compute_examples, load_examples)
 
         policy = load_policy(cfg.policy, cache, device)
+        if cfg.data.stop_at_newline:
+            stop_at_newline(policy.model, policy.tokenizer)
+        prompter = make_prompter(
+            cfg.data.prompt_style, cfg.data.few_shot, cfg.data.train_dataset,
+            [*cfg.langs.train, *cfg.langs.eval], cfg.paths.data_root,
+        )
 
         def compute_references():
             reuse = cfg.pivot.kind == "self"  # pivot=self answers with the already loaded policy
@@ -159,7 +166,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
 
         with state.main_process_first():
             references = stages.run("pivot", run_dir / "references.jsonl", compute_references, read_jsonl)
-        rows = training_rows(split["train"], references)
+        rows = training_rows(split["train"], references, prompter)
         log.info("training rows: %d (%d problems with a verified reference)", len(rows), len(references))
         if not rows:
             raise RuntimeError("no training rows: every pivot reference failed verification (see references.jsonl)")
@@ -174,8 +181,11 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
                 return read_json(path) if path.exists() else None
 
             def compute():
+                # the untrained policy is the base model: its answers are shared by every run that asks the same
                 result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
-                                  data_root=cfg.paths.data_root)
+                                  data_root=cfg.paths.data_root, prompter=prompter,
+                                  cache_key=f"{policy.name_or_path}@{cfg.policy.revision}" if when == "before" else None,
+                                  cache_dir=cache / "eval")
                 atomic_write_json(path, result)
                 return result
 
@@ -189,10 +199,13 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             dataset = datasets.Dataset.from_list(rows)
             return train(policy, dataset, reward_set, cfg.algo, run_dir, tracker, cfg.seed)
 
-        trained = final.exists()
-        stages.run("train", final, compute_train, lambda p: p)
-        if trained:  # finished in an earlier invocation: evaluate the saved weights
+        trained = stages.run("train", final, compute_train, lambda saved: None)
+        if trained is None:  # finished in an earlier invocation: evaluate the saved weights
             policy = load_policy(cfg.policy, cache, device, adapter=final)
+            if cfg.data.stop_at_newline:
+                stop_at_newline(policy.model, policy.tokenizer)
+        else:
+            policy = replace(policy, model=trained.model)
         after = evaluation("after")
         if not main:
             return {}
@@ -216,6 +229,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             "eval": {"before": (before or {}).get("aggregate"), "after": (after or {}).get("aggregate")},
             "stage_timings": stages.timings,
             "wall_seconds": round(time.perf_counter() - wall_start, 2),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+            "policy_model": policy.name_or_path,
             "versions": versions(),
         }
         atomic_write_json(run_dir / "summary.json", summary)

@@ -6,21 +6,34 @@ import math
 from pathlib import Path
 
 from pbrl.rundir import atomic_write_json, atomic_write_text
+from pbrl.stats import paired_changes
 
 LANGUAGE_METRICS = ("n", "accuracy", "fidelity")
+AVERAGE_ROW = "non-en avg"
 
 
 def merge_evals(before: dict | None, after: dict | None) -> dict:
-    """Combine the before/after evaluation results into eval.json's shape."""
+    """Combine the before/after evaluation results into eval.json's shape.
+
+    {"languages": {lang: {"before": metrics, "after": metrics}}, "aggregate": {"before": ..., "after": ...},
+     "delta": pbrl.stats.paired_changes(...), "intervals": {key: method}}; `delta` (after - before on
+    the same problems, paired by (id, lang)) only when both results carry their predictions.
+    """
     langs: dict[str, dict] = {}
     for when, result in (("before", before), ("after", after)):
         for lang, metrics in ((result or {}).get("languages") or {}).items():
             langs.setdefault(lang, {})[when] = metrics
     ordered = dict(sorted(langs.items(), key=lambda kv: (kv[0] != "en", kv[0])))
-    return {
+    evals = {
         "languages": ordered,
         "aggregate": {when: (r or {}).get("aggregate") for when, r in (("before", before), ("after", after)) if r},
     }
+    methods = (after or {}).get("intervals") or (before or {}).get("intervals")
+    if methods:
+        evals["intervals"] = methods
+    if (before or {}).get("predictions") and (after or {}).get("predictions"):
+        evals["delta"] = paired_changes(before["predictions"], after["predictions"])
+    return evals
 
 
 def _fmt(value, pct: bool = True) -> str:
@@ -29,30 +42,84 @@ def _fmt(value, pct: bool = True) -> str:
     return f"{100 * value:.1f}" if pct else str(value)
 
 
+def _with_ci(value, ci) -> str:
+    """'31.2 [22.0–42.1]' in percent; the bare value when there is no interval."""
+    if value is None or not ci:
+        return _fmt(value)
+    return f"{_fmt(value)} [{_fmt(ci[0])}–{_fmt(ci[1])}]"
+
+
+def _signed(value, ci=None, excludes_0=False) -> str:
+    """'+6.2 [+1.0, +11.5]*' in percentage points; * when the interval excludes 0."""
+    if value is None:
+        return "–"
+    text = f"{100 * value:+.1f}"
+    if ci:
+        text += f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+    return text + ("*" if excludes_0 else "")
+
+
 def language_table(evals: dict) -> str:
-    """Markdown table, English first: accuracy and language fidelity before → after."""
+    """Markdown table, English first: accuracy with 95 % intervals before → after, the paired change,
+    language fidelity; then the non-English average, the gap to English and their changes."""
+    delta = evals.get("delta") or {}
     lines = [
-        "| lang | n | accuracy before → after (%) | fidelity before → after (%) |",
-        "|---|---:|---:|---:|",
+        ("| lang | n | accuracy before → after (%, 95 % CI) | Δ after − before (pp, paired 95 % CI) "
+         "| fidelity before → after (%) |"),
+        "|---|---:|---:|---:|---:|",
     ]
+    n_non_en = 0
     for lang, by_when in evals["languages"].items():
-        before, after = by_when.get("before", {}), by_when.get("after", {})
+        before, after = by_when.get("before") or {}, by_when.get("after") or {}
         n = (after or before).get("n")
+        if lang != "en" and isinstance(n, int):
+            n_non_en += n
+        change = (delta.get("languages") or {}).get(lang)
+        change_text = _signed(change["delta"], change.get("delta_ci"), change.get("excludes_0")) if change else "–"
         lines.append(
-            f"| {lang} | {n} | {_fmt(before.get('accuracy'))} → {_fmt(after.get('accuracy'))} "
+            f"| {lang} | {n} | {_with_ci(before.get('accuracy'), before.get('accuracy_ci'))} → "
+            f"{_with_ci(after.get('accuracy'), after.get('accuracy_ci'))} | {change_text} "
             f"| {_fmt(before.get('fidelity'))} → {_fmt(after.get('fidelity'))} |"
         )
     agg_before = evals["aggregate"].get("before") or {}
     agg_after = evals["aggregate"].get("after") or {}
-    for key, label in (("non_en_avg", "non-en avg"), ("gap_to_en", "gap to en")):
-        if key in agg_before or key in agg_after:
-            lines.append(f"| {label} | | {_fmt(agg_before.get(key))} → {_fmt(agg_after.get(key))} | |")
-    return "\n".join(lines) + "\n"
+    for key, label, n in (("non_en_avg", AVERAGE_ROW, n_non_en or ""), ("gap_to_en", "gap to en", "")):
+        if key not in agg_before and key not in agg_after:
+            continue
+        change = delta.get(key)
+        change_text = _signed(change["delta"], change.get("delta_ci"), change.get("excludes_0")) if change else "–"
+        fidelity = (f"{_fmt(agg_before.get('fidelity_avg'))} → {_fmt(agg_after.get('fidelity_avg'))}"
+                    if key == "non_en_avg" else "")
+        show = _with_ci if key == "non_en_avg" else _signed  # the gap can be negative
+        lines.append(
+            f"| {label} | {n} | {show(agg_before.get(key), agg_before.get(f'{key}_ci'))} → "
+            f"{show(agg_after.get(key), agg_after.get(f'{key}_ci'))} | {change_text} | {fidelity} |"
+        )
+    notes = ["accuracy: Wilson 95 % interval per language; averages: bootstrap over problems."]
+    if delta:
+        notes.append("Δ: paired by problem (Newcombe per language, paired bootstrap for averages); "
+                     "* = the interval excludes 0.")
+    if agg_before.get("fidelity_avg") is not None or agg_after.get("fidelity_avg") is not None:
+        notes.append("fidelity on the average row: mean over all languages.")
+    return "\n".join(lines) + "\n\n" + " ".join(notes) + "\n"
 
 
 def reward_components(metrics: list[dict]) -> list[str]:
     names = {k.split("/")[1] for row in metrics for k in row if k.startswith("rewards/") and k.endswith("/mean")}
     return sorted(names)
+
+
+def accuracy_bars(evals: dict) -> dict[str, dict[str, tuple]]:
+    """{lang or "non-en avg": {stage: (accuracy, [lo, hi] or None)}}: what the bar panel draws."""
+    groups: dict[str, dict[str, tuple]] = {}
+    for lang, by_when in evals["languages"].items():
+        groups[lang] = {when: (m["accuracy"], m.get("accuracy_ci")) for when, m in by_when.items()
+                        if m and m.get("accuracy") is not None}
+    average = {when: (agg["non_en_avg"], agg.get("non_en_avg_ci")) for when, agg in evals["aggregate"].items()
+               if agg and agg.get("non_en_avg") is not None}
+    if average:
+        groups[AVERAGE_ROW] = average
+    return groups
 
 
 def plot_report(evals: dict, metrics: list[dict], path: Path, title: str) -> None:
@@ -76,14 +143,20 @@ def plot_report(evals: dict, metrics: list[dict], path: Path, title: str) -> Non
     if metrics:
         ax_curve.legend(fontsize=8)
 
-    langs = list(evals["languages"])
+    groups = accuracy_bars(evals)
     width = 0.38
     for offset, when, color in ((-width / 2, "before", "#9bb7d4"), (width / 2, "after", "#1f4e79")):
-        values = [100 * ((evals["languages"][lang].get(when) or {}).get("accuracy") or 0.0) for lang in langs]
-        if any(when in evals["languages"][lang] for lang in langs):
-            ax_bars.bar([i + offset for i in range(len(langs))], values, width, label=when, color=color)
+        bars = [group.get(when) for group in groups.values()]
+        if not any(bars):
+            continue
+        values = [100 * bar[0] if bar else 0.0 for bar in bars]
+        errors = [[100 * (bar[0] - bar[1][0]) if bar and bar[1] else 0.0 for bar in bars],
+                  [100 * (bar[1][1] - bar[0]) if bar and bar[1] else 0.0 for bar in bars]]
+        ax_bars.bar([i + offset for i in range(len(groups))], values, width, label=when, color=color,
+                    yerr=errors, capsize=2, error_kw={"lw": 0.8, "ecolor": "#444444"})
+    langs = list(groups)
     ax_bars.set_xticks(range(len(langs)), langs)
-    ax_bars.set_ylabel("accuracy (%)")
+    ax_bars.set_ylabel("accuracy (%), 95 % interval")
     ax_bars.set_title("per-language accuracy")
     ax_bars.legend(fontsize=8)
     fig.suptitle(title)

@@ -18,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from pbrl.config import ConfigError, check_config, check_overrides, compose_config, register_configs, unknown_key_message
+from pbrl.config import CONF_DIR  # conf/ in a clone, pbrl/conf in an installed wheel
 
 HYDRA_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
                           "--config-dir", "-cd", "--info", "--experimental-rerun"}
@@ -95,7 +96,7 @@ def preflight(argv: list[str]) -> None:
 register_configs()
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def main(cfg: DictConfig):
     from pbrl.pipeline import run_pipeline
 

@@ -21,7 +21,8 @@ def format_table(result: dict) -> str:
         dw = f"{m['dw_acc']:.3f}" if "dw_acc" in m else "-"
         lines.append(f"{lang:<6}{m['n']:>6}{m['accuracy']:>10.3f}{m['fidelity']:>10.3f}{dw:>8}")
     agg = result["aggregate"]
-    lines.append("aggregate: " + ", ".join(f"{k}={v:.3f}" if v is not None else f"{k}=-" for k, v in agg.items()))
+    lines.append("aggregate: " + ", ".join(f"{k}={v:.3f}" if v is not None else f"{k}=-" for k, v in agg.items()
+                                           if v is None or isinstance(v, (int, float))))
     return "\n".join(lines)
 
 

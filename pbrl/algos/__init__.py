@@ -1,7 +1,8 @@
 """Training algorithms behind `algo=`: TRL's GRPO family and SFT, and pbrl's own critic PPO.
 
-Every trainer takes the same inputs (policy, training dataset, reward set) and leaves the trained
-weights in `<run_dir>/checkpoints/final`, one metrics line per optimizer step in `metrics.jsonl`.
+Every algo module implements `pbrl.algos.interface.TrainerModule`: it takes the same inputs (policy,
+training dataset, reward set), writes one metrics line per optimizer step to `metrics.jsonl`, saves
+the trained weights in `<run_dir>/checkpoints/final` and returns both as a `Trained`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import dataclasses
 import importlib
 from pathlib import Path
 
+from pbrl.algos.interface import Trained, TrainerModule
 from pbrl.config import ConfigError, unknown_key_message
 
 TRAINER_MODULES = {"grpo": "pbrl.algos.grpo", "rloo": "pbrl.algos.grpo", "ppo": "pbrl.algos.ppo", "sft": "pbrl.algos.sft"}
 
 
-def trainer_module(algo_cfg):
+def trainer_module(algo_cfg) -> TrainerModule:
     try:
         return importlib.import_module(TRAINER_MODULES[algo_cfg.trainer])
     except KeyError:
@@ -33,5 +35,5 @@ def check_trainer_args(algo_cfg) -> None:
             raise ConfigError(unknown_key_message(f"algo.args.{key}", allowed, where=config_cls.__name__))
 
 
-def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:
+def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Trained:
     return trainer_module(algo_cfg).train(policy, train_dataset, reward_set, algo_cfg, Path(run_dir), tracker, seed)

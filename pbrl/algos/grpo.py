@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pbrl.algos.checkpoints import train_trl, training_arguments
+from pbrl.algos.interface import Trained
+from pbrl.algos.trl_training import train_trl, training_arguments
 
 
 def config_class(trainer: str):
@@ -37,7 +38,7 @@ def build_config(
     return config_class(algo_cfg.trainer)(**kwargs)
 
 
-def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:
+def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Trained:
     device = policy.model.device.type
     checkpoints = run_dir / "checkpoints"
     config = build_config(
@@ -52,4 +53,4 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
     )
-    return train_trl(trainer, policy, run_dir, tracker, reward_set)
+    return train_trl(trainer, policy.tokenizer, run_dir, tracker, reward_set)

@@ -52,6 +52,7 @@ from tqdm.auto import tqdm
 
 from pbrl.algos.callbacks import metrics_row, truncate_metrics
 from pbrl.algos.checkpoints import COMPLETE_MARKER, last_complete_checkpoint, save_final
+from pbrl.algos.interface import Trained
 from pbrl.rundir import append_jsonl, atomic_write_json, read_json
 
 VALUE_HEAD_FILE = "value_head.safetensors"
@@ -484,7 +485,7 @@ def _step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step) % (2**63)
 
 
-def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:
+def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Trained:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError("algo ppo runs in a single process; launch it without torchrun/accelerate (WORLD_SIZE=1)")
     cfg = build_config(algo_cfg)
@@ -510,5 +511,4 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
         if step % cfg.save_steps == 0:
             trainer.save_checkpoint(checkpoints, step)
     final = save_final(trainer.model, policy.tokenizer, checkpoints / "final")
-    policy.model = trainer.model
-    return final
+    return Trained(model=trainer.model, path=final)

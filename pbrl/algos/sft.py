@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pbrl.algos.checkpoints import train_trl, training_arguments
+from pbrl.algos.interface import Trained
+from pbrl.algos.trl_training import train_trl, training_arguments
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +46,18 @@ def reference_examples(train_dataset):
     if len(kept) < len(train_dataset):
         log.warning("sft: %d of %d training rows have no reference and are skipped", len(train_dataset) - len(kept),
                     len(train_dataset))
-    return kept.map(
-        lambda row: {"prompt": row["prompt"], "completion": [{"role": "assistant", "content": row["reference"]}]},
-        remove_columns=[c for c in columns if c != "prompt"],
-    )
+    return kept.map(reference_completion, remove_columns=[c for c in columns if c != "prompt"])
 
 
-def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Path:
+def reference_completion(row: dict) -> dict:
+    """The reference as the completion of the row's prompt: an assistant turn after chat messages, the
+    text after a plain-text prompt (which ends at the answer prefix, so a space first)."""
+    if isinstance(row["prompt"], str):
+        return {"prompt": row["prompt"], "completion": " " + str(row["reference"]).strip()}
+    return {"prompt": row["prompt"], "completion": [{"role": "assistant", "content": row["reference"]}]}
+
+
+def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Trained:
     """Fine-tune on the references; `reward_set` is unused (SFT has no reward)."""
     from trl import SFTTrainer
 
@@ -64,4 +70,4 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
     )
-    return train_trl(trainer, policy, run_dir, tracker, reward_set=None)
+    return train_trl(trainer, policy.tokenizer, run_dir, tracker, reward_set=None)

@@ -4,7 +4,8 @@
     >>> load_examples("mgsm", ["de"], "/work/shared/data")["de"][0].answer
     '18'
 
-Datasets: demo (embedded), mgsm, gsm8k (English, train/test), msvamp, polymath, mmlu_prox (hub only).
+Datasets: demo (embedded), wordproblems (generated from embedded templates: train/dev/test/shots),
+mgsm, gsm8k (English, train/test), msvamp, polymath, mmlu_prox (hub only).
 A data root (config `paths.data_root`, default env PBRL_DATA_ROOT) holds the published files; without
 one, the same sets load from their hub ids.
 """
@@ -16,10 +17,11 @@ import os
 import random
 from pathlib import Path
 
-from pbrl.data import gsm8k, mgsm, mmlu_prox, msvamp, polymath
+from pbrl.data import gsm8k, mgsm, mmlu_prox, msvamp, polymath, wordproblems
 from pbrl.data.example import Example
 from pbrl.data.prompts import build_prompt, load_exemplars
 from pbrl.data.translate import make_translator, translate_examples
+from pbrl.data.wordproblems import wordproblem_exemplars
 from pbrl.languages import check_languages
 
 __all__ = [
@@ -30,10 +32,11 @@ __all__ = [
     "load_examples",
     "load_exemplars",
     "load_splits",
+    "wordproblem_exemplars",
 ]
 
 log = logging.getLogger(__name__)
-DATASETS = ("demo", "mgsm", "gsm8k", "msvamp", "polymath", "mmlu_prox")
+DATASETS = ("demo", "wordproblems", "mgsm", "gsm8k", "msvamp", "polymath", "mmlu_prox")
 _MODULES = {m.NAME: m for m in (mgsm, gsm8k, msvamp, polymath, mmlu_prox)}
 DEFAULT_CACHE_DIR = "~/.cache/pbrl"
 
@@ -50,6 +53,8 @@ def available_languages(dataset: str, data_root: str | Path | None = None) -> li
         from pbrl.data.demo import DEMO_LANGUAGES
 
         return sorted(DEMO_LANGUAGES)
+    if dataset == "wordproblems":
+        return sorted(wordproblems.LANGUAGES)
     module = _MODULES[dataset]
     if data_root is None or dataset in ("gsm8k", "mmlu_prox"):
         return sorted(module.LANGUAGES)
@@ -69,10 +74,13 @@ def load_examples(
     data_root: str | Path | None = None,
     hub_ids: dict | None = None,
     split: str = "test",
+    number_scale: str = "standard",
 ) -> dict[str, list[Example]]:
     """Every example of `dataset` in each of `langs`, as {lang: [Example, ...]} in dataset order.
 
-    `split` only matters for gsm8k (train | test); the other sets are test sets.
+    `split` only matters for gsm8k (train | test) and wordproblems (train | dev | test | shots, each
+    of wordproblems.DEFAULT_SIZES); the other sets are test sets. `number_scale` (standard | small) only
+    matters for wordproblems.
     """
     _check_dataset(dataset)
     langs = check_languages(langs)
@@ -81,6 +89,8 @@ def load_examples(
 
         demo = load_demo(langs)
         return {lang: [e for e in demo if e.lang == lang] for lang in langs}
+    if dataset == "wordproblems":
+        return {lang: wordproblems.load([lang], split, scale=number_scale) for lang in langs}
     module = _MODULES[dataset]
     if dataset != "gsm8k":  # gsm8k.load explains the translate route itself
         check_languages(langs, available=module.LANGUAGES, dataset=dataset)
@@ -155,13 +165,15 @@ def load_splits(
     hub_ids = dict(_cfg(data_cfg, "hub_ids", {}) or {})
     eval_dataset = _cfg(data_cfg, "eval_dataset")
     train_dataset = _cfg(data_cfg, "train_dataset")
-    cache_dir = cache_dir or os.environ.get("PBRL_CACHE_DIR") or DEFAULT_CACHE_DIR
+    cache_dir = cache_dir or os.environ.get("PBRL_CACHE") or DEFAULT_CACHE_DIR
+    number_scale = str(_cfg(data_cfg, "number_scale", "standard"))  # wordproblems only
 
     eval_examples: list[Example] = []
     eval_pool: dict[str, list[Example]] = {}
     eval_ids: list[str] = []
     if eval_dataset and eval_langs:
-        eval_pool = load_examples(eval_dataset, eval_langs, data_root, hub_ids)
+        eval_split = str(_cfg(data_cfg, "eval_split", "test"))
+        eval_pool = load_examples(eval_dataset, eval_langs, data_root, hub_ids, eval_split, number_scale)
         eval_ids = _at_levels(eval_pool, _common_ids(eval_pool), _cfg(data_cfg, "eval_levels"), eval_dataset)
         eval_ids = _pick(eval_ids, int(_cfg(data_cfg, "eval_size", -1)), rng)
         chosen = set(eval_ids)
@@ -175,8 +187,8 @@ def load_splits(
         if source not in ("parallel", "translate"):
             raise ValueError(f"unknown data.train_source '{source}'; choose from: parallel, translate")
         pool_langs = train_langs if source == "parallel" else ["en"]
-        split = "train" if train_dataset == "gsm8k" else "test"
-        pool = load_examples(train_dataset, pool_langs, data_root, hub_ids, split=split)
+        split = "train" if train_dataset in ("gsm8k", "wordproblems") else "test"
+        pool = load_examples(train_dataset, pool_langs, data_root, hub_ids, split, number_scale)
         ids = _common_ids(pool)
         first = next(iter(pool.values()))
         english_key = {e.id: _question_key(e) for e in first}

@@ -14,6 +14,7 @@ from pbrl.rewards.base import Reward, column, present, text_hash
 CALIBRATIONS = ("crosslingual", "mismatched_en", "none")
 CALIBRATION_ALIASES = {"mismatched": "mismatched_en"}  # the name before cross-lingual calibration existed
 MIN_CALIBRATION_REFERENCES = 8  # distinct references needed before `b` is estimated from them
+CALIBRATION_TEXTS_PER_LANGUAGE = 32  # target-language texts per language embedded for its cross-lingual b
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,9 @@ class EmbeddingReward(Reward):
             by_lang.setdefault(str(row["lang"]), []).append(row)
         total, count = 0.0, 0
         for lang, lang_rows in by_lang.items():
-            texts = list(dict.fromkeys(str(r["question"]) for r in lang_rows))
+            # a few dozen texts against every other reference already give thousands of pairs; embedding
+            # all of a run's questions costs minutes on a CPU
+            texts = list(dict.fromkeys(str(r["question"]) for r in lang_rows))[:CALIBRATION_TEXTS_PER_LANGUAGE]
             own = {str(r["question"]): index.get(str(r.get("reference"))) for r in lang_rows}
             mean, pairs = crosslingual_mismatched_mean(self.embedder.embed(texts), vectors, [own[t] for t in texts])
             if pairs:

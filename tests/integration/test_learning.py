@@ -83,8 +83,8 @@ def run_algo(algo: str, cache_dir: Path, run_dir: Path, overrides: list[str], ro
     cfg = compose(algo, *overrides)
     torch.manual_seed(cfg.seed)
     policy = load_policy(cfg.policy, cache_dir, "cpu")
-    final = train(policy, datasets.Dataset.from_list(rows), reward_set(), cfg.algo, run_dir, NullTracker(), cfg.seed)
-    return policy, final, read_jsonl(run_dir / "metrics.jsonl")
+    trained = train(policy, datasets.Dataset.from_list(rows), reward_set(), cfg.algo, run_dir, NullTracker(), cfg.seed)
+    return trained, trained.path, read_jsonl(run_dir / "metrics.jsonl")
 
 
 def rl_overrides(algo: str) -> list[str]:
@@ -144,8 +144,8 @@ def test_sft_imitates_the_reference(cache_dir, tmp_path):
     before = reference_logprob(before_policy.model, before_policy.tokenizer, rows[1:])
     overrides = [f"algo.max_steps={STEPS}", "algo.learning_rate=1e-2", "algo.per_device_batch_size=8",
                  "algo.save_steps=1000"]
-    policy, final, metrics = run_algo("sft", cache_dir, tmp_path / "sft", overrides, rows)
-    after = reference_logprob(policy.model, policy.tokenizer, rows[1:])
+    trained, final, metrics = run_algo("sft", cache_dir, tmp_path / "sft", overrides, rows)
+    after = reference_logprob(trained.model, before_policy.tokenizer, rows[1:])
     losses = [r["loss"] for r in metrics]
     first, last = sum(losses[:WINDOW]) / WINDOW, sum(losses[-WINDOW:]) / WINDOW
     print(f"\nsft: loss first {WINDOW} steps {first:.3f} -> last {WINDOW} steps {last:.3f}; "

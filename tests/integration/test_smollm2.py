@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from pbrl.models import check_manifest, resolve_model
-from pbrl.models.store import MANIFEST_NAME, SMOLLM2_GGUF_SHA256
+from pbrl.models.manifest import MANIFEST_NAME
+from pbrl.models.smollm2 import SMOLLM2_GGUF_SHA256
 from pbrl.rundir import read_json
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from analysis.collect import eval_from_wandb_summary, labels, load_sweep, load_wandb_group
-from analysis.report import main as report_main
-from analysis.tables import GAP, AVG, accuracy_table, delta_table, fidelity_table, to_latex, to_markdown
+from pbrl.analysis.collect import eval_from_wandb_summary, labels, load_sweep, load_wandb_group
+from pbrl.analysis.report import main as report_main
+from pbrl.analysis.tables import (
+    AVG,
+    AVG_SD,
+    COPY_SHARE,
+    ENGLISH_SHARE,
+    GAP,
+    SEEDS,
+    TRAINING_DELTA,
+    accuracy_table,
+    arms,
+    comparison_table,
+    delta_table,
+    fidelity_table,
+    language_intervals,
+    to_latex,
+    to_markdown,
+)
 
 # accuracy after training per run; "before" is 0.1 lower everywhere.
 ACCURACY = {
@@ -139,8 +155,9 @@ def test_report_cli_writes_tables_and_figures_into_the_sweep(sweep, capsys):
     out = sweep / "analysis"
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
-        [f"{stem}.{ext}" for stem in ("accuracy", "delta_vs_baseline", "fidelity") for ext in ("md", "tex", "csv")]
-        + ["accuracy_by_language.png", "fidelity_by_language.png", "reward_curves.png", "report.md"]
+        [f"{stem}.{ext}" for stem in ("comparison", "accuracy", "delta_vs_baseline", "fidelity")
+         for ext in ("md", "tex", "csv")]
+        + ["comparison.png", "accuracy_by_language.png", "fidelity_by_language.png", "reward_curves.png", "report.md"]
     )
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -149,7 +166,10 @@ def test_report_cli_writes_tables_and_figures_into_the_sweep(sweep, capsys):
     assert "![reward_curves](reward_curves.png)" in report
     csv = (out / "accuracy.csv").read_text().splitlines()
     assert csv[0] == "run,en,de,sw,avg (non-en),gap to en,Δ vs reward=accuracy"
-    assert "| reward=embed | 70.0 | 50.0 | 40.0 | 45.0 | +25.0 | +15.0 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| reward=embed | 70.0 | 50.0 | 40.0 | 45.0 | +25.0 | +15.0 |" in printed
+    # no predictions kept and no stored intervals: the comparison shows the values without brackets
+    assert "| reward=embed | 1 | 70.0 | 50.0 | 40.0 | 45.0 | +25.0 | – | 90.0 | – | – | – | – |" in printed
 
 
 def test_report_cli_errors_are_one_line(tmp_path, capsys, monkeypatch):
@@ -206,3 +226,125 @@ def test_load_wandb_group_through_the_public_api_shape():
     assert [row["reward/mean"] for row in runs[0].metrics] == [0.2, 0.4]
     with pytest.raises(ValueError, match="no W&B runs in group 'other' of project 'team/pbrl'"):
         load_wandb_group("other", "pbrl", "team", api=api)
+
+
+# --- the comparison across arms, seeds averaged, with intervals from the runs' predictions -------------------
+
+N_PROBLEMS = 60
+REFERENCE = "He buys 3 + 4 = 7 apples.\nThe answer is 7."
+REPLY = {"en": "The answer is {}.", "de": "Die Antwort ist {}.", "sw": "Jibu ni {}."}
+# right answers out of N_PROBLEMS per stage (seed 0; seeds 1 and 2 add +1 and -1), English and copied answers
+ARMS = {
+    "reward=accuracy": {"before": {"en": 30, "de": 6, "sw": 3}, "after": {"en": 33, "de": 12, "sw": 6},
+                        "english": {"de": 12, "sw": 18}, "copies": {"sw": 0}},
+    "reward=hybrid": {"before": {"en": 30, "de": 6, "sw": 3}, "after": {"en": 34, "de": 27, "sw": 21},
+                      "english": {"de": 3, "sw": 6}, "copies": {"sw": 2}},
+}
+
+
+def write_evaluated_run(run_dir: Path, overrides: list[str], arm: dict, seed: int) -> None:
+    """A run directory as pbrl.pipeline leaves it: eval_before/after.json with predictions, eval.json."""
+    from pbrl.evaluation import score_predictions
+    from pbrl.report import merge_evals
+
+    results = {}
+    for stage in ("before", "after"):
+        rows = []
+        for lang, k in arm[stage].items():
+            k = k + (seed if stage == "after" and seed < 2 else -1 if stage == "after" else 0)
+            english = arm["english"].get(lang, 0) if stage == "after" else 0
+            copies = arm["copies"].get(lang, 0) if stage == "after" else 0
+            for i in range(N_PROBLEMS):
+                in_english, copy = i >= N_PROBLEMS - english, i >= N_PROBLEMS - copies
+                text = REFERENCE if copy else REPLY["en" if in_english else lang].format(7 if i < k else 8)
+                rows.append({"id": f"p{i:02d}", "lang": lang, "response": text, "answer": "7" if i < k else "5",
+                             "reference": REFERENCE, "detected_lang": "en" if in_english else lang})
+        result = score_predictions(rows)
+        result["predictions"] = [{k: r[k] for k in ("id", "lang", "pred", "correct", "detected_lang")}
+                                 for r in result["predictions"]]
+        results[stage] = result
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "config.yaml").write_text(f"seed: {seed}\n")
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    for stage, result in results.items():
+        (run_dir / f"eval_{stage}.json").write_text(json.dumps(result))
+    (run_dir / "eval.json").write_text(json.dumps(merge_evals(results["before"], results["after"])))
+
+
+@pytest.fixture
+def comparison_sweep(tmp_path: Path) -> Path:
+    root = tmp_path / "runs" / "comparison"
+    for name, arm in ARMS.items():
+        for seed in (0, 1, 2):
+            write_evaluated_run(root / f"{name},seed={seed}", ["algo=grpo", name, f"seed={seed}"], arm, seed)
+    return root
+
+
+def test_arms_pool_the_seeds(comparison_sweep):
+    groups = arms(load_sweep(comparison_sweep))
+    assert [(arm.label, len(arm.runs)) for arm in groups] == [("reward=accuracy", 3), ("reward=hybrid", 3)]
+
+
+def test_comparison_table_averages_seeds_with_intervals(comparison_sweep):
+    table = comparison_table(load_sweep(comparison_sweep), baseline="reward=accuracy")
+    hybrid = table.loc["reward=hybrid"]
+    assert hybrid[SEEDS] == 3
+    assert hybrid["de"] == pytest.approx(100 * (27 + 28 + 26) / 3 / N_PROBLEMS)   # seeds 0, 1, 2: +0, +1, -1
+    assert hybrid[AVG] == pytest.approx((hybrid["de"] + hybrid["sw"]) / 2)
+    assert hybrid[f"{AVG} lo"] < hybrid[AVG] < hybrid[f"{AVG} hi"]
+    assert hybrid[AVG_SD] == pytest.approx(100 / N_PROBLEMS)                      # seed averages 24, 25, 23 of 60
+    assert hybrid[GAP] == pytest.approx(hybrid["en"] - hybrid[AVG])
+    assert hybrid[ENGLISH_SHARE] == pytest.approx(100 * (3 + 6) / 2 / N_PROBLEMS)
+    assert hybrid[COPY_SHARE] == pytest.approx(100 * 2 / 2 / N_PROBLEMS)          # sw 2 of 60, de 0
+    assert hybrid[TRAINING_DELTA] > 0 and hybrid[f"{TRAINING_DELTA} lo"] > 0      # trained arm improved
+    delta = hybrid["Δ vs reward=accuracy"]
+    assert delta == pytest.approx(hybrid[AVG] - table.loc["reward=accuracy", AVG])
+    assert hybrid["Δ vs reward=accuracy lo"] > 0                                  # paired interval excludes 0
+    assert table.loc["reward=accuracy", "Δ vs reward=accuracy"] == 0.0
+
+
+def test_comparison_markdown_prints_intervals(comparison_sweep):
+    md = to_markdown(comparison_table(load_sweep(comparison_sweep)))
+    header = md.splitlines()[0]
+    assert header == ("| arm | seeds | en | de | sw | avg (non-en) | gap to en | sd over seeds | fidelity (non-en) "
+                      "| English share | copy share | Δ after − before |")
+    hybrid = next(line for line in md.splitlines() if line.startswith("| reward=hybrid |"))
+    cells = [c.strip() for c in hybrid.strip("|").split("|")]
+    assert cells[1] == "3" and cells[5].startswith("40.0 [") and cells[5].endswith("]")
+    assert cells[6].startswith("+") and ", " in cells[6]        # signed gap with its interval
+    assert cells[-1].startswith("+") and " [+" in cells[-1]      # training gain, interval above 0
+
+
+def test_report_cli_prints_the_comparison(comparison_sweep, capsys):
+    assert report_main([str(comparison_sweep), "--baseline", "reward=accuracy"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("**Comparison, after training")
+    assert "| reward=hybrid | 3 |" in printed and "Δ vs reward=accuracy" in printed
+    assert (comparison_sweep / "analysis" / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    csv = (comparison_sweep / "analysis" / "comparison.csv").read_text().splitlines()[0]
+    assert "avg (non-en) lo" in csv and "avg (non-en) hi" in csv
+
+
+def test_language_intervals_for_one_seed_and_for_several(comparison_sweep, sweep):
+    several = language_intervals(load_sweep(comparison_sweep))["reward=hybrid"]
+    lo, hi = several["de"]
+    assert lo < 100 * 27 / N_PROBLEMS < hi
+    one = load_sweep(comparison_sweep / "reward=hybrid,seed=0")
+    lo, hi = language_intervals(one)[arms(one)[0].label]["de"]
+    assert (lo, hi) == pytest.approx((33.09, 57.51), abs=0.01)  # Wilson 27/60
+
+
+def test_unknown_baseline_arm_names_the_arms(comparison_sweep, capsys):
+    assert report_main([str(comparison_sweep), "--baseline", "reward=embed"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("analysis: error: unknown baseline 'reward=embed'; choose an arm: reward=accuracy, reward=hybrid "
+                   "(or a run folder)")
+
+
+def test_comparison_starts_with_the_untrained_policy(comparison_sweep):
+    table = comparison_table(load_sweep(comparison_sweep))
+    assert list(table.index)[0] == "no training (before)"
+    untrained = table.loc["no training (before)"]
+    assert untrained["de"] == pytest.approx(100 * 6 / N_PROBLEMS) and untrained["sw"] == pytest.approx(100 * 3 / N_PROBLEMS)
+    assert untrained["avg (non-en) lo"] < untrained["avg (non-en)"] < untrained["avg (non-en) hi"]
+    assert math.isnan(untrained["Δ after − before"])

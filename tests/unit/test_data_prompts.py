@@ -69,3 +69,41 @@ EXEMPLAR_ERRORS = [
 def test_exemplar_errors(tmp_path, lang, n, message):
     with pytest.raises(ValueError, match=message):
         load_exemplars(lang, n, tmp_path)
+
+
+def test_plain_prompt_is_one_text_with_exemplar_blocks():
+    from pbrl.data.prompts import Prompter
+
+    shots = [{"question": "Wie viel ist 1+1?", "solution": "1 + 1 = 2. Die Antwort ist 2."}]
+    prompter = Prompter("plain", {"de": shots})
+    text = prompter(Example("x", "de", "Wie viel ist 2+2?", "What is 2+2?", "4"))
+    assert text == (
+        "Frage: Wie viel ist 1+1?\nSchritt-für-Schritt-Antwort: 1 + 1 = 2. Die Antwort ist 2.\n\n"
+        "Frage: Wie viel ist 2+2?\nSchritt-für-Schritt-Antwort:"
+    )
+    # a language without exemplars gets the zero-shot question, chat style a message list
+    assert prompter(Example("y", "fr", "2+2 ?", "", "4")) == "Question : 2+2 ?\nRéponse étape par étape :"
+    assert isinstance(Prompter("chat", {"de": shots})(Example("x", "de", "2+2?", "", "4")), list)
+
+
+def test_unknown_prompt_style_is_refused():
+    with pytest.raises(ValueError, match="unknown prompt style 'html'"):
+        build_prompt(Example("x", "de", "2+2?", "", "4"), style="html")
+
+
+def test_mgsm_prompter_takes_mgsm_exemplars(data_root):
+    from pbrl.data.prompts import make_prompter
+
+    prompter = make_prompter("plain", 2, "mgsm", ["de", "de"], data_root)
+    text = prompter(Example("x", "de", "Wie viel ist 2+2?", "", "4"))
+    assert text.count("Frage:") == 3 and text.endswith("Frage: Wie viel ist 2+2?\nSchritt-für-Schritt-Antwort:")
+    assert make_prompter("plain", 0, "mgsm", ["de"], data_root).exemplars == {}
+
+
+def test_sft_completion_follows_the_prompt_style():
+    from pbrl.algos.sft import reference_completion
+
+    plain = reference_completion({"prompt": "Frage: 2+2?\nSchritt-für-Schritt-Antwort:", "reference": "2 + 2 = 4.\n"})
+    assert plain["completion"] == " 2 + 2 = 4."
+    chat = reference_completion({"prompt": [{"role": "user", "content": "2+2?"}], "reference": "4"})
+    assert chat["completion"] == [{"role": "assistant", "content": "4"}]

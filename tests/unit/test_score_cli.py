@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pbrl.evaluation import aggregate, dw_accuracy, score_predictions
+from pbrl.evaluation import aggregate, copies_reference, dw_accuracy, score_predictions
 from pbrl.rundir import read_jsonl
 from pbrl.score import main
 
@@ -19,9 +19,13 @@ ROWS = [
 
 def test_score_predictions_metrics():
     result = score_predictions(ROWS)
-    assert result["languages"]["en"] == {"n": 2, "accuracy": 0.5, "fidelity": 1.0}
+    en = result["languages"]["en"]
+    assert (en["n"], en["correct"], en["accuracy"], en["fidelity"]) == (2, 1, 0.5, 1.0)
+    assert en["accuracy_ci"] == pytest.approx([0.0945, 0.9055], abs=1e-4)  # Wilson 1/2
+    assert "english_share" not in en
     assert result["languages"]["de"]["accuracy"] == pytest.approx(2 / 3)
     assert result["languages"]["de"]["fidelity"] == pytest.approx(1 / 3)  # English answer and empty one
+    assert result["languages"]["de"]["english_share"] == pytest.approx(1 / 3)
     agg = result["aggregate"]
     assert agg["gap_to_en"] == pytest.approx(0.5 - 2 / 3) and agg["all_avg"] == pytest.approx((0.5 + 2 / 3) / 2)
     assert [p["pred"] for p in result["predictions"]] == ["4", "5", "4", "4", None]
@@ -60,3 +64,27 @@ def test_cli_rejects_rows_without_response(tmp_path):
     src.write_text(json.dumps({"lang": "en", "answer": "1"}) + "\n")
     with pytest.raises(SystemExit):
         main(["--input", str(src), "--output", str(tmp_path / "out.jsonl")])
+
+
+REFERENCE = "She makes 24 + 18 = 42 muffins.\nAfter selling some, 42 - 35 = 7 muffins are left.\nThe answer is 7."
+
+
+@pytest.mark.parametrize("response,is_copy", [
+    (REFERENCE, True),                                                              # the reference itself
+    ("She makes 24 + 18 = 42 muffins.\nAfter selling some, 42 - 35 = 7 muffins are left.", True),  # most of it
+    ("First, 24 + 18 = 42 muffins were made. Then 42 - 35 = 7. The answer is 7.", False),  # English, own words
+    ("Elle prépare 24 + 18 = 42 muffins. Après la vente, il reste 42 - 35 = 7 muffins. La réponse est 7.", False),
+    ("Sie backt 24 + 18 = 42 Muffins. Nach dem Verkauf bleiben 42 - 35 = 7 Muffins übrig. Die Antwort ist 7.", False),
+    ("", False),
+])
+def test_copies_reference_flags_copies_not_translations(response, is_copy):
+    assert copies_reference(response, REFERENCE) is is_copy
+
+
+def test_copy_and_english_shares_per_language():
+    rows = [{"id": str(i), "lang": "fr", "answer": "7", "reference": REFERENCE, "response": text}
+            for i, text in enumerate([REFERENCE, "Il reste 42 - 35 = 7 muffins. La réponse est 7.",
+                                      "Elle en a 7 de plus. La réponse est 7.", "The answer is 7, I think."])]
+    fr = score_predictions(rows)["languages"]["fr"]
+    assert fr["copy_share"] == 0.25 and fr["english_share"] == 0.5  # the copy and the English answer
+    assert fr["copy_share_ci"][0] < 0.25 < fr["copy_share_ci"][1]

@@ -121,7 +121,7 @@ def test_wandb_report_is_built_without_a_server():
     pytest.importorskip("wandb_workspaces")
     import wandb_workspaces.reports.v2 as wr
 
-    from analysis.wandb_report import build_report
+    from pbrl.analysis.wandb_report import build_report
 
     report = build_report("team", "pbrl", "ablation", ["en", "de", "sw"], ["accuracy", "embed"])
     assert (report.entity, report.project, report.title) == ("team", "pbrl", "pbrl sweep ablation")

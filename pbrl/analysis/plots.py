@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; CI and cluster nodes have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis.collect import Run, labels  # noqa: E402
+from pbrl.analysis.collect import Run, labels  # noqa: E402
 
 TOTAL_REWARD = "reward/mean"
 
@@ -68,6 +68,41 @@ def plot_language_bars(frame: pd.DataFrame, path: Path, ylabel: str = "accuracy 
     ax.set_xticks(range(len(langs)))
     ax.set_xticklabels(langs, rotation=0 if len(langs) < 12 else 45)
     ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2 if len(frame) > 4 else 1)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def plot_comparison(frame: pd.DataFrame, languages: list[str], path: Path,
+                    intervals: dict[str, dict[str, tuple[float, float]]] | None = None,
+                    average: str = "avg (non-en)") -> Path:
+    """Grouped bars, one group per language plus the non-English average, one bar per arm (rows of
+    `frame`, in percent), with 95 % error bars: the average's from `frame`'s "<avg> lo/hi" columns,
+    the languages' from `intervals` ({arm: {lang: (lo, hi)}}) where given."""
+    groups = languages + [average]
+    intervals = intervals or {}
+    width = 0.8 / max(len(frame), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) * max(1, len(frame)) ** 0.5 + 2), 3.8))
+    for i, (label, row) in enumerate(frame.iterrows()):
+        xs = [j + (i - (len(frame) - 1) / 2) * width for j in range(len(groups))]
+        values, low, high = [], [], []
+        for group in groups:
+            value = row[group]
+            lo, hi = ((row.get(f"{group} lo", math.nan), row.get(f"{group} hi", math.nan)) if group == average
+                      else intervals.get(label, {}).get(group, (math.nan, math.nan)))
+            values.append(0.0 if math.isnan(value) else value)
+            low.append(0.0 if math.isnan(lo) or math.isnan(value) else value - lo)
+            high.append(0.0 if math.isnan(hi) or math.isnan(value) else hi - value)
+        ax.bar(xs, values, width=width, label=str(label), yerr=[low, high], capsize=2,
+               error_kw={"lw": 0.8, "ecolor": "#444444"})
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups, rotation=0 if len(groups) < 12 else 45)
+    ax.set_ylabel("accuracy (%), 95 % interval")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=2 if len(frame) > 4 else 1)
     fig.tight_layout()

@@ -1,13 +1,17 @@
-"""`python -m analysis.report SOURCE [--baseline RUN] [--out DIR]`: tables and plots for one sweep.
+"""`python -m pbrl.analysis.report SOURCE [--baseline RUN] [--out DIR]`: tables and plots for one sweep.
 
 SOURCE is a sweep directory (runs/<name>, whose sub-folders are run directories), a single run
 directory, or a W&B group (with --project/--entity or WANDB_PROJECT/WANDB_ENTITY).
 
 Examples:
-    python -m analysis.report runs/reward_ablation --baseline reward=accuracy
-    python -m analysis.report reward_ablation --project pbrl --entity my-team --wandb-report
+    python -m pbrl.analysis.report runs/reward_ablation --baseline reward=accuracy
+    python -m pbrl.analysis.report reward_ablation --project pbrl --entity my-team --wandb-report
 
 Writes into --out (default: SOURCE/analysis, or ./analysis-<group> for W&B):
+    comparison.{md,tex,csv}   one row per arm (seeds averaged): accuracy per language, non-English average
+                              with its 95 % interval and sd over seeds, gap to English, fidelity, English
+                              share, copy share, Δ through training and Δ vs baseline (paired intervals)
+    comparison.png            per-language and average accuracy per arm with 95 % error bars
     accuracy.{md,tex,csv}     per-language accuracy, non-English average, gap to English, Δ vs baseline
     delta_vs_baseline.{md,tex,csv}   per-language accuracy difference to the baseline (with --baseline)
     fidelity.{md,tex,csv}     per-language language fidelity
@@ -22,10 +26,21 @@ import os
 import sys
 from pathlib import Path
 
-from analysis.collect import Run, load_sweep, load_wandb_group
-from analysis.plots import plot_language_bars, plot_reward_curves, reward_components
-from analysis.tables import (AVG, accuracy_table, baseline_label, delta_table, fidelity_table, language_order,
-                             to_markdown, write_table)
+from pbrl.analysis.collect import Run, labels, load_sweep, load_wandb_group
+from pbrl.analysis.plots import plot_comparison, plot_language_bars, plot_reward_curves, reward_components
+from pbrl.analysis.tables import (
+    AVG,
+    accuracy_table,
+    arms,
+    baseline_label,
+    comparison_table,
+    delta_table,
+    fidelity_table,
+    language_intervals,
+    language_order,
+    to_markdown,
+    write_table,
+)
 
 
 def load_runs(source: str, project: str | None, entity: str | None) -> tuple[list[Run], Path]:
@@ -44,11 +59,18 @@ def write_analysis(runs: list[Run], out: Path, stage: str = "after", baseline: s
     evaluated = [run for run in runs if run.languages()]
     if not evaluated:
         raise ValueError(f"none of the {len(runs)} runs has evaluation results (eval.json); wait for them to finish")
-    if baseline is not None:
-        baseline_label(evaluated, baseline)  # fail before writing anything
+    baseline_arm = _arm_of(evaluated, baseline) if baseline is not None else None  # fails before writing
+    if baseline is not None and baseline == baseline_arm and baseline not in labels(evaluated).values():
+        baseline = None  # an arm of several seeds: the per-run tables have no single baseline run
     out = Path(out)
     written: list[Path] = []
     sections = []
+
+    comparison = comparison_table(evaluated, stage, baseline_arm)
+    caption = (f"Comparison, {stage} training: accuracy (%) per arm, seeds averaged; "
+               "95 % intervals: bootstrap over problems (paired for Δ)")
+    written += write_table(comparison, out / "comparison", caption)
+    sections.append(f"## {caption}\n\n{to_markdown(comparison)}")
 
     accuracy = accuracy_table(evaluated, stage, baseline)
     caption = f"Accuracy (%) per language, {stage} training"
@@ -65,7 +87,8 @@ def write_analysis(runs: list[Run], out: Path, stage: str = "after", baseline: s
     sections.append(f"## {caption}\n\n{to_markdown(fidelity)}")
 
     languages = language_order(evaluated)
-    figures = [plot_language_bars(accuracy[languages + [AVG]], out / "accuracy_by_language.png"),
+    figures = [plot_comparison(comparison, languages, out / "comparison.png", language_intervals(evaluated, stage)),
+               plot_language_bars(accuracy[languages + [AVG]], out / "accuracy_by_language.png"),
                plot_language_bars(fidelity, out / "fidelity_by_language.png", ylabel="language fidelity (%)")]
     curves = plot_reward_curves(runs, out / "reward_curves.png")
     if curves is not None:
@@ -81,8 +104,22 @@ def write_analysis(runs: list[Run], out: Path, stage: str = "after", baseline: s
     return written + [report]
 
 
+def _arm_of(runs: list[Run], baseline: str) -> str:
+    """The arm that --baseline names: an arm label (reward=accuracy), or a run's label, folder or path."""
+    groups = arms(runs)
+    if any(arm.label == baseline for arm in groups):
+        return baseline
+    try:
+        label = baseline_label(runs, baseline)
+    except ValueError:
+        raise ValueError(f"unknown baseline '{baseline}'; choose an arm: "
+                         + ", ".join(arm.label for arm in groups) + " (or a run folder)") from None
+    run = next(run for run in runs if labels(runs)[run.name] == label)
+    return next(arm.label for arm in groups if run in arm.runs)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pbrl.analysis.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="sweep directory, run directory, or W&B group name")
     parser.add_argument("--baseline", help="run to compare against: its label (reward=accuracy), folder or path")
     parser.add_argument("--out", type=Path, help="output folder (default: SOURCE/analysis)")
@@ -97,13 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"analysis: error: {exc}", file=sys.stderr)
         return 2
+    print((args.out or default_out).joinpath("comparison.md").read_text(encoding="utf-8"))
     print((args.out or default_out).joinpath("accuracy.md").read_text(encoding="utf-8"))
     print("wrote:\n" + "\n".join(f"  {p}" for p in written))
     if args.wandb_report:
         if not (args.project and args.entity):
             print("analysis: error: --wandb-report needs --project and --entity", file=sys.stderr)
             return 2
-        from analysis.wandb_report import build_report, save_report
+        from pbrl.analysis.wandb_report import build_report, save_report
 
         evaluated = [run for run in runs if run.languages()]
         report = build_report(args.entity, args.project, args.source if not Path(args.source).exists()

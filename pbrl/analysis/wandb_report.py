@@ -9,7 +9,7 @@ summary `eval/<stage>/<lang>/accuracy` and `eval/<stage>/<lang>/fidelity`.
 
 from __future__ import annotations
 
-from analysis.plots import TOTAL_REWARD
+from pbrl.analysis.plots import TOTAL_REWARD
 
 
 def eval_key(stage: str, lang: str, metric: str) -> str:

@@ -1,0 +1,352 @@
+"""Per-language tables across the runs of a sweep, as DataFrames and as Markdown / LaTeX / CSV files.
+
+Values are percentages. "avg (non-en)" averages the run's non-English languages; "gap to en" is
+English minus that average (smaller is better); "Δ vs <baseline>" is the non-English average minus the
+baseline run's, and the delta table gives the same difference per language.
+
+`comparison_table` puts one row per arm (runs that differ only in `seed=`), seeds averaged: per-language
+accuracy, the non-English average with its 95 % interval and its sd over seeds, the gap to English,
+fidelity, the share of answers in English and of copies of the English reference, the change through
+training and the difference to a baseline arm, each with a paired 95 % interval. Intervals are a
+bootstrap over problems of the seed-averaged outcomes (pbrl.stats), read from the runs'
+eval_<stage>.json predictions; columns "<name> lo" / "<name> hi" hold them and print as "[lo–hi]".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pbrl.analysis.collect import LAUNCH_ONLY_KEYS, Run, labels
+from pbrl.stats import ENGLISH, LanguageOutcomes, average_accuracy, average_change, gap_to_english
+
+AVG = "avg (non-en)"
+GAP = "gap to en"
+SEEDS = "seeds"
+AVG_SD = "sd over seeds"
+FIDELITY = "fidelity (non-en)"
+ENGLISH_SHARE = "English share"
+COPY_SHARE = "copy share"
+TRAINING_DELTA = "Δ after − before"
+UNTRAINED = "no training (before)"
+LOWER_IS_BETTER = {GAP, ENGLISH_SHARE, COPY_SHARE}
+NOT_RANKED = {SEEDS, AVG_SD}
+SEED_OVERRIDE = "seed="
+
+
+def language_order(runs: list[Run]) -> list[str]:
+    """English first, then the other languages in the order the runs list them."""
+    seen: list[str] = []
+    for run in runs:
+        for lang in run.languages():
+            if lang not in seen:
+                seen.append(lang)
+    return sorted(seen, key=lambda lang: lang != "en")
+
+
+def metric_frame(runs: list[Run], metric: str, stage: str = "after") -> pd.DataFrame:
+    """Runs × languages, in percent; NaN where a run did not evaluate a language."""
+    names = labels(runs)
+    langs = language_order(runs)
+    rows = {names[run.name]: [100 * run.value(lang, stage, metric) for lang in langs] for run in runs}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=langs)
+    frame.index.name = "run"
+    return frame
+
+
+def _non_en_average(frame: pd.DataFrame) -> pd.Series:
+    others = [c for c in frame.columns if c != "en"]
+    return frame[others].mean(axis=1, skipna=True) if others else pd.Series(math.nan, index=frame.index)
+
+
+def baseline_label(runs: list[Run], baseline: str) -> str:
+    """The label of the run named `baseline` (its label, run folder name, or run directory path)."""
+    names = labels(runs)
+    for run in runs:
+        if baseline in (names[run.name], run.name, run.source) or Path(run.source).name == baseline:
+            return names[run.name]
+    choices = ", ".join(sorted(names.values()))
+    raise ValueError(f"unknown baseline run '{baseline}'; choose from: {choices}")
+
+
+def accuracy_table(runs: list[Run], stage: str = "after", baseline: str | None = None) -> pd.DataFrame:
+    frame = metric_frame(runs, "accuracy", stage)
+    frame[AVG] = _non_en_average(frame)
+    frame[GAP] = frame["en"] - frame[AVG] if "en" in frame.columns else math.nan
+    if baseline is not None:
+        label = baseline_label(runs, baseline)
+        frame[f"Δ vs {label}"] = frame[AVG] - frame.loc[label, AVG]
+    return frame
+
+
+def delta_table(runs: list[Run], baseline: str, stage: str = "after") -> pd.DataFrame:
+    """Per-language accuracy minus the baseline run's, in percentage points."""
+    frame = metric_frame(runs, "accuracy", stage)
+    frame[AVG] = _non_en_average(frame)
+    label = baseline_label(runs, baseline)
+    return frame - frame.loc[label]
+
+
+def fidelity_table(runs: list[Run], stage: str = "after") -> pd.DataFrame:
+    """Language fidelity: share of each response written in the question's language."""
+    frame = metric_frame(runs, "fidelity", stage)
+    frame[AVG] = _non_en_average(frame)
+    return frame
+
+
+def _cell(value: float, signed: bool) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
+def _signed_columns(frame: pd.DataFrame, all_signed: bool) -> set[str]:
+    return set(frame.columns) if all_signed else {c for c in frame.columns if c == GAP or str(c).startswith("Δ")}
+
+
+def _interval_columns(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """{column: (its "lo" column, its "hi" column)} for the columns that carry an interval."""
+    return {c: (f"{c} lo", f"{c} hi") for c in frame.columns
+            if f"{c} lo" in frame.columns and f"{c} hi" in frame.columns}
+
+
+def _shown_columns(frame: pd.DataFrame) -> list[str]:
+    hidden = {col for pair in _interval_columns(frame).values() for col in pair}
+    return [c for c in frame.columns if c not in hidden]
+
+
+def _format(row: pd.Series, col: str, signed: bool, intervals: dict) -> str:
+    if col == SEEDS:
+        return "–" if math.isnan(row[col]) else str(int(row[col]))
+    text = _cell(row[col], signed)
+    if col in intervals and text != "–":
+        lo, hi = (row[c] for c in intervals[col])
+        if not (math.isnan(lo) or math.isnan(hi)):
+            sep = ", " if signed else "–"
+            text += f" [{_cell(lo, signed)}{sep}{_cell(hi, signed)}]"
+    return text
+
+
+def to_markdown(frame: pd.DataFrame, signed: bool = False) -> str:
+    signed_cols = _signed_columns(frame, signed)
+    intervals = _interval_columns(frame)
+    columns = _shown_columns(frame)
+    header = [frame.index.name or ""] + [str(c) for c in columns]
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * len(columns) + "|"]
+    for label, row in frame.iterrows():
+        cells = [_format(row, c, c in signed_cols, intervals) for c in columns]
+        lines.append("| " + " | ".join([str(label), *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"),
+                          ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}"), ("Δ", r"$\Delta$")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def to_latex(frame: pd.DataFrame, caption: str, signed: bool = False, bold_best: bool = True) -> str:
+    """A booktabs table; the best value of each language column in bold (largest, or smallest gap)."""
+    signed_cols = _signed_columns(frame, signed)
+    intervals = _interval_columns(frame)
+    columns = _shown_columns(frame)
+    best = {}
+    if bold_best and len(frame) > 1 and not signed:
+        for col in columns:
+            values = frame[col].dropna()
+            if not values.empty and not str(col).startswith("Δ") and col not in NOT_RANKED:
+                best[col] = values.min() if col in LOWER_IS_BETTER else values.max()
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{_latex_escape(caption)}}}",
+        r"\begin{tabular}{l" + "r" * len(columns) + "}",
+        r"\toprule",
+        " & ".join([_latex_escape(frame.index.name or "")] + [_latex_escape(str(c)) for c in columns]) + r" \\",
+        r"\midrule",
+    ]
+    for label, row in frame.iterrows():
+        cells = []
+        for col in columns:
+            text = _latex_escape(_format(row, col, col in signed_cols, intervals)).replace("–", "--")
+            if col in best and not math.isnan(row[col]) and math.isclose(row[col], best[col]):
+                text = rf"\textbf{{{text}}}"
+            cells.append(text)
+        lines.append(" & ".join([_latex_escape(str(label)), *cells]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(frame: pd.DataFrame, stem: Path, caption: str, signed: bool = False) -> list[Path]:
+    """Write `<stem>.md`, `<stem>.tex` and `<stem>.csv`; return the paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".md"), stem.with_suffix(".tex"), stem.with_suffix(".csv")]
+    paths[0].write_text(f"**{caption}**\n\n" + to_markdown(frame, signed), encoding="utf-8")
+    paths[1].write_text(to_latex(frame, caption, signed), encoding="utf-8")
+    frame.round(4).to_csv(paths[2])
+    return paths
+
+
+@dataclass
+class Arm:
+    """Runs that differ only in their seed: one row of the comparison."""
+
+    label: str
+    runs: list[Run]
+
+
+def _arm_overrides(run: Run) -> list[str]:
+    return [o for o in run.overrides
+            if not o.lstrip("+~").startswith(LAUNCH_ONLY_KEYS) and not o.lstrip("+~").startswith(SEED_OVERRIDE)]
+
+
+def arms(runs: list[Run]) -> list[Arm]:
+    """Group runs by their overrides without `seed=`; labelled by what tells the arms apart, in run order."""
+    kept = {run.name: _arm_overrides(run) for run in runs}
+    shared = set.intersection(*(set(v) for v in kept.values())) if runs else set()
+    grouped: dict[str, list[Run]] = {}
+    for run in runs:
+        distinct = [o for o in kept[run.name] if o not in shared]
+        label = ",".join(distinct or kept[run.name]) or run.name
+        grouped.setdefault(label, []).append(run)
+    return [Arm(label, members) for label, members in grouped.items()]
+
+
+def stage_predictions(run: Run, stage: str) -> list[dict] | None:
+    """The scored predictions ({id, lang, correct}) of `eval_<stage>.json` in the run directory, if kept."""
+    path = Path(run.source) / f"eval_{stage}.json"
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as f:
+        predictions = json.load(f).get("predictions")
+    return [{"id": p.get("id"), "lang": p["lang"], "correct": bool(p["correct"])} for p in predictions or []] or None
+
+
+def _outcomes(groups: list[list[Run]], stage_of_group: list[str]) -> LanguageOutcomes | None:
+    """Problems aligned over every run of every group; stage i = mean over the runs (seeds) of groups[i]."""
+    stages, index = [], []
+    for runs, stage in zip(groups, stage_of_group):
+        members = []
+        for run in runs:
+            predictions = stage_predictions(run, stage)
+            if predictions is None:
+                return None
+            members.append(len(stages))
+            stages.append(predictions)
+        index.append(members)
+    table = LanguageOutcomes.from_rows(stages)
+    return table.pooled(index) if table.languages else None
+
+
+def _mean(values: list[float]) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return float(np.mean(values)) if values else math.nan
+
+
+def _non_en_mean(run: Run, stage: str, metric: str) -> float:
+    return _mean([run.value(lang, stage, metric) for lang in run.languages() if lang != ENGLISH])
+
+
+def _stored_interval(run: Run, stage: str, key: str) -> tuple[float, float]:
+    ci = ((run.eval.get("aggregate") or {}).get(stage) or {}).get(f"{key}_ci")
+    return (ci[0], ci[1]) if isinstance(ci, list) and len(ci) == 2 else (math.nan, math.nan)
+
+
+def _put(row: dict, column: str, estimate, scale: float = 100.0) -> None:
+    if estimate is None:
+        row.update({column: math.nan, f"{column} lo": math.nan, f"{column} hi": math.nan})
+    else:
+        row.update({column: scale * estimate.value, f"{column} lo": scale * estimate.lo,
+                    f"{column} hi": scale * estimate.hi})
+
+
+def comparison_table(runs: list[Run], stage: str = "after", baseline: str | None = None) -> pd.DataFrame:
+    """One row per arm, seeds averaged, in percent; see the module docstring for the columns."""
+    groups = arms([run for run in runs if run.languages()])
+    langs = language_order([run for arm in groups for run in arm.runs])
+    non_en = [lang for lang in langs if lang != ENGLISH]
+    base_arm = None
+    if baseline is not None:
+        base_arm = next((arm for arm in groups if arm.label == baseline
+                         or any(baseline in (run.name, run.source, Path(run.source).name) for run in arm.runs)), None)
+        if base_arm is None:
+            raise ValueError(f"unknown baseline arm '{baseline}'; choose from: "
+                             + ", ".join(sorted(arm.label for arm in groups)))
+    rows = {}
+    for arm in groups:
+        row: dict = {SEEDS: len(arm.runs)}
+        for lang in langs:
+            row[lang] = 100 * _mean([run.value(lang, stage, "accuracy") for run in arm.runs])
+        table = _outcomes([arm.runs], [stage])
+        seed_avgs = [_mean([run.value(lang, stage, "accuracy") for lang in non_en]) for run in arm.runs]
+        if table is not None:
+            _put(row, AVG, average_accuracy(table, non_en))
+            _put(row, GAP, gap_to_english(table))
+        else:  # no predictions kept: one seed's stored intervals, or none
+            row[AVG] = 100 * _mean(seed_avgs)
+            row[GAP] = row.get(ENGLISH, math.nan) - row[AVG]
+            for key, column in (("non_en_avg", AVG), ("gap_to_en", GAP)):
+                lo, hi = _stored_interval(arm.runs[0], stage, key) if len(arm.runs) == 1 else (math.nan, math.nan)
+                row[f"{column} lo"], row[f"{column} hi"] = 100 * lo, 100 * hi
+        row[AVG_SD] = 100 * float(np.std(seed_avgs, ddof=1)) if len(seed_avgs) > 1 else math.nan
+        row[FIDELITY] = 100 * _mean([_non_en_mean(run, stage, "fidelity") for run in arm.runs])
+        row[ENGLISH_SHARE] = 100 * _mean([_non_en_mean(run, stage, "english_share") for run in arm.runs])
+        row[COPY_SHARE] = 100 * _mean([_non_en_mean(run, stage, "copy_share") for run in arm.runs])
+        if stage == "after":
+            paired = _outcomes([arm.runs, arm.runs], ["before", "after"])
+            _put(row, TRAINING_DELTA, average_change(paired, non_en) if paired is not None else None)
+        if base_arm is arm:
+            column = f"Δ vs {arm.label}"
+            row.update({column: 0.0, f"{column} lo": math.nan, f"{column} hi": math.nan})
+        elif base_arm is not None:
+            paired = _outcomes([base_arm.runs, arm.runs], [stage, stage])
+            _put(row, f"Δ vs {base_arm.label}", average_change(paired, non_en) if paired is not None else None)
+        rows[arm.label] = row
+    columns = list(next(iter(rows.values()), {}))
+    first = groups[0].runs[:1] if groups else []
+    if stage == "after" and first and not all(math.isnan(first[0].value(lang, "before", "accuracy")) for lang in langs):
+        rows = {UNTRAINED: _untrained_row(first, langs, non_en)} | rows
+    frame = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
+    frame.index.name = "arm"
+    return frame
+
+
+def _untrained_row(runs: list[Run], langs: list[str], non_en: list[str]) -> dict:
+    """The "no training" arm: the evaluation before training, the same policy and problems in every arm
+    (pbrl caches the untrained policy's greedy answers, so every run holds the same ones)."""
+    row: dict = {SEEDS: 1}
+    for lang in langs:
+        row[lang] = 100 * _mean([run.value(lang, "before", "accuracy") for run in runs])
+    table = _outcomes([runs], ["before"])
+    _put(row, AVG, average_accuracy(table, non_en) if table is not None else None)
+    _put(row, GAP, gap_to_english(table) if table is not None else None)
+    row[FIDELITY] = 100 * _mean([_non_en_mean(run, "before", "fidelity") for run in runs])
+    row[ENGLISH_SHARE] = 100 * _mean([_non_en_mean(run, "before", "english_share") for run in runs])
+    row[COPY_SHARE] = 100 * _mean([_non_en_mean(run, "before", "copy_share") for run in runs])
+    return row
+
+
+def language_intervals(runs: list[Run], stage: str = "after") -> dict[str, dict[str, tuple[float, float]]]:
+    """{arm: {lang: (lo, hi)}} in percent: one seed's Wilson interval as stored in eval.json, or for
+    several seeds the bootstrap over problems of the seed-averaged outcomes."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for arm in arms([run for run in runs if run.languages()]):
+        found: dict[str, tuple[float, float]] = {}
+        table = _outcomes([arm.runs], [stage]) if len(arm.runs) > 1 else None
+        for lang in arm.runs[0].languages():
+            if table is not None and lang in table.outcomes:
+                estimate = average_accuracy(table, [lang])
+                found[lang] = (100 * estimate.lo, 100 * estimate.hi)
+            elif len(arm.runs) == 1:
+                ci = (arm.runs[0].eval["languages"][lang].get(stage) or {}).get("accuracy_ci")
+                if isinstance(ci, list) and len(ci) == 2:
+                    found[lang] = (100 * ci[0], 100 * ci[1])
+        out[arm.label] = found
+    return out

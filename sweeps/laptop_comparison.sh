@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The paper's comparison at laptop scale, on 2 CPU cores: from the same start (the default policy,
+# problems, languages and prompt), no training vs SFT on the pivot references vs GRPO with the
+# accuracy-only reward (RLVR baseline) vs GRPO with the embedding reward vs GRPO with the hybrid
+# reward vs critic PPO with the hybrid reward, each with SEEDS seeds, evaluated on the same held-out
+# problems (the untrained policy's answers are computed once and shared: it is the "no training" row).
+#   bash sweeps/laptop_comparison.sh                 # SEEDS=0,1,2 by default
+#   SEEDS=0 bash sweeps/laptop_comparison.sh algo.max_steps=16   # extra overrides go to every arm
+#   python -m analysis.report runs/comparison --baseline algo=grpo,reward=accuracy
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+seeds=${SEEDS:-0,1,2}
+python=${PYTHON:-python}
+common=(name=comparison "seed=$seeds" "$@")
+"$python" -m pbrl.run -m algo=grpo reward=accuracy,embed,hybrid "${common[@]}"
+"$python" -m pbrl.run -m algo=ppo reward=hybrid "${common[@]}"
+"$python" -m pbrl.run -m algo=sft reward=hybrid "${common[@]}"
