@@ -141,8 +141,10 @@ class EmbeddingReward(Reward):
         rows = [r for r in rows or () if present(r.get("question")) and present(r.get("lang"))]
         if not rows:
             if self.calibration == "crosslingual":
-                log.warning("embed: no target-language rows to calibrate on; using the English baseline b=%.3f",
-                            self._frozen_baseline)
+                log.warning(
+                    "embed: no target-language rows to calibrate on; using the English baseline b=%.3f",
+                    self._frozen_baseline,
+                )
             return
         index = {text: i for i, text in enumerate(refs)}
         by_lang: dict[str, list[Mapping]] = {}
@@ -154,16 +156,17 @@ class EmbeddingReward(Reward):
             # all of a run's questions costs minutes on a CPU
             texts = list(dict.fromkeys(str(r["question"]) for r in lang_rows))[:CALIBRATION_TEXTS_PER_LANGUAGE]
             own = {str(r["question"]): index.get(str(r.get("reference"))) for r in lang_rows}
-            mean, pairs = crosslingual_mismatched_mean(
-                self.embedder.embed(texts), vectors, [own[t] for t in texts]
-            )
+            mean, pairs = crosslingual_mismatched_mean(self.embedder.embed(texts), vectors, [own[t] for t in texts])
             if pairs:
                 self.lang_baselines[lang] = mean
                 total, count = total + mean * pairs, count + pairs
         self._pooled_crosslingual = total / count if count else None
         if self.calibration == "crosslingual":
-            log.info("embed: cross-lingual baselines %s (English mismatched %.3f)",
-                     {k: round(v, 3) for k, v in self.lang_baselines.items()}, self._frozen_baseline)
+            log.info(
+                "embed: cross-lingual baselines %s (English mismatched %.3f)",
+                {k: round(v, 3) for k, v in self.lang_baselines.items()},
+                self._frozen_baseline,
+            )
 
     @property
     def baseline(self) -> float:

@@ -37,7 +37,9 @@ class RepetitionPenalty(Reward):
         if ngram_size < 1:
             raise ValueError(f"ngram_size must be >= 1, got {ngram_size}")
         if max_penalty > 0:
-            raise ValueError(f"max_penalty is the value of a fully repeated response; give a value <= 0, got {max_penalty}")
+            raise ValueError(
+                f"max_penalty is the value of a fully repeated response; give a value <= 0, got {max_penalty}"
+            )
         self.ngram_size = int(ngram_size)
         self.max_penalty = float(max_penalty)
 

