@@ -230,9 +230,9 @@ def plan(args) -> list[tuple[str, str, str, str, str]]:
     sections = args.sections.split(",")
     rows = []
     if "grpo" in sections:
-        rows.append(("grpo", "grpo:vllm" if vllm else "", "grpo:hf", "GRPO step, use_vllm colocate | HF generate", "s/step"))
+        rows.append(("grpo", "grpo:vllm" if vllm else "", "grpo:hf", "GRPO step: use_vllm colocate (A) vs HF generate (B)", "s/step"))
     if "pivot" in sections:
-        rows.append(("pivot", "pivot:vllm" if vllm else "", "pivot:transformers", "pivot answers, vLLM | transformers",
+        rows.append(("pivot", "pivot:vllm" if vllm else "", "pivot:transformers", "pivot answers: vLLM (A) vs transformers (B)",
                      "questions/s"))
     if "lora" in sections:
         rows.append(("lora", "lora:policy", "", f"LoRA step peak memory, {args.model}", "GiB"))

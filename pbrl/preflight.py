@@ -128,12 +128,17 @@ def _number(cfg, key: str, *, low: float | None = None, high: float | None = Non
     kind = "an integer" if integer else "a finite number"
     bounds = []
     if low is not None:
-        bounds.append(f"{'>' if low_open else '>='} {low:g}")
+        bounds.append(f"{'>' if low_open else '>='} {_fmt(low)}")
     if high is not None:
-        bounds.append(f"{'<' if high_open else '<='} {high:g}")
-    also = f" (or {' or '.join(str(a) for a in allow if a is not None)})" if [a for a in allow if a is not None] else ""
+        bounds.append(f"{'<' if high_open else '<='} {_fmt(high)}")
+    alternatives = [str(a) for a in allow if a is not None]
+    also = f" (or {' or '.join(alternatives)})" if alternatives else ""
     fix = f"; e.g. {key}={example}" if example else ""
-    raise ConfigError(f"{key}={value!r} must be {kind} {' and '.join(bounds)}{also}{fix}".replace("  ", " "))
+    raise ConfigError(" ".join(f"{key}={value!r} must be {kind} {' and '.join(bounds)}".split()) + also + fix)
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
 
 
 def check_numbers(cfg) -> None:
@@ -571,10 +576,15 @@ def preflight_argv(argv: list[str]) -> int:
         return 0
     with one_line_errors():
         configs = list(sweep_configs(argv))
-        for cfg in configs:  # a bad 5th job fails before the 1st job's data files are read
-            check_quick(cfg)
-        for cfg in configs:
-            preflight(cfg)
+        for check in (check_quick, preflight):  # a bad 5th job fails before the 1st job reads its data
+            for cfg in configs:
+                try:
+                    check(cfg)
+                except (ValueError, FileNotFoundError) as err:
+                    if len(configs) == 1:
+                        raise
+                    job = " ".join(OmegaConf.select(cfg, "hydra.overrides.task", default=[]) or [])
+                    raise ConfigError(f"sweep job [{job}]: {err}") from None
     return len(configs)
 
 

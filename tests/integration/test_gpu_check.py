@@ -53,7 +53,7 @@ def test_dry_run_on_cpu_runs_every_non_vllm_path(repo_root, tiny_cache, data_roo
 
     proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--dry-run", "--no-install",
                            "--work", str(tmp_path / "work"), "--json", str(out)], cwd=repo_root,
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rows = {row["section"] + ":" + row["what"]: row for row in json.loads(out.read_text())["rows"]}
     grpo = next(r for k, r in rows.items() if k.startswith("grpo"))
