@@ -96,6 +96,7 @@ class DataConfig:
     train_size: int = 32
     eval_size: int = 16
     eval_levels: Optional[List[str]] = None  # evaluate only problems of these levels (null = all)
+    train_levels: Optional[List[str]] = None  # train only on problems of these levels (null = all)
     eval_split: str = "test"  # split the eval problems come from (gsm8k: test; wordproblems: test | dev)
     number_scale: str = "standard"  # wordproblems: standard (answers <= 100/200) | small (numbers <= 20)
     train_source: str = "parallel"  # parallel | translate

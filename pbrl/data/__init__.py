@@ -125,7 +125,7 @@ def _pick(ids: list[str], size: int | None, rng: random.Random) -> list[str]:
     return [i for i in ids if i in picked]
 
 
-def _at_levels(pool: dict[str, list[Example]], ids: list[str], levels, dataset: str) -> list[str]:
+def _at_levels(pool: dict[str, list[Example]], ids: list[str], levels, dataset: str, key: str = "eval_levels") -> list[str]:
     """Keep the problems whose `level` is in `levels` (PolyMath: low..top; demo: one-step, multi-step)."""
     if not levels:
         return ids
@@ -135,7 +135,7 @@ def _at_levels(pool: dict[str, list[Example]], ids: list[str], levels, dataset: 
     if not kept:
         found = sorted({str(v) for v in level_of.values() if v})
         raise ValueError(
-            f"data.eval_levels={levels} matches no {dataset} problem; its levels: {', '.join(found) or 'none'}"
+            f"data.{key}={levels} matches no {dataset} problem; its levels: {', '.join(found) or 'none'}"
         )
     return kept
 
@@ -197,6 +197,7 @@ def load_splits(
             log.info(
                 "train: dropped %d %s problems that are in the eval set", len(ids) - len(candidates), train_dataset
             )
+        candidates = _at_levels(pool, candidates, _cfg(data_cfg, "train_levels"), train_dataset, "train_levels")
         chosen = set(_pick(candidates, train_size, rng))
         if source == "parallel":
             train_examples = [e for lang in train_langs for e in pool[lang] if e.id in chosen]

@@ -285,3 +285,13 @@ def test_load_splits_passes_the_number_scale():
     assert all(e.id.startswith("wp-small-train-") for e in splits["train"])
     assert all(e.id.startswith("wp-small-test-") for e in splits["eval"])
     assert max(int(n) for e in splits["eval"] for n in ASCII_NUMBER.findall(e.question)) <= 20
+
+
+def test_train_levels_pick_the_training_problems():
+    cfg = OmegaConf.load(CONF_DATA)
+    cfg.train_levels, cfg.train_size = ["one-step"], 40
+    splits = load_splits(cfg, ["de"], ["de"], data_root=None)
+    assert len(splits["train"]) == 40 and {e.level for e in splits["train"]} == {"one-step"}
+    cfg.train_levels = ["three-step"]
+    with pytest.raises(ValueError, match=r"data.train_levels=\['three-step'\] matches no wordproblems problem"):
+        load_splits(cfg, ["de"], ["de"], data_root=None)
