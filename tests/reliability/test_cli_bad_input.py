@@ -31,7 +31,8 @@ REWARD_CASES = [
     ("line not JSON", [GOOD, "{not json"], [], "line 2 is not JSON"),
     ("field missing", [{"lang": "de", "response": "x"}], [], "line 1 lacks reference"),
     ("NaN weight", [GOOD], ["reward.weights.accuracy=nan"], "reward.weights.accuracy=nan"),
-    ("MT cannot serve a row's language", [GOOD], ["reward=mt", "langs=en_pt"], "'de'"),
+    ("MT cannot serve a row's language", [GOOD], ["reward=mt", "langs=en_pt", "reward.components.mt.translator=bergamot",
+                                                  "reward.components.mt.translator_model=null"], "covers de"),
     ("secret override", [GOOD], ["+reward.api_key=abc"], "reward.api_key"),
     ("typo'd key", [GOOD], ["reward.wieght=1"], "'reward.wieght'"),
     ("unknown preset", [GOOD], ["reward=hybird"], "reward=hybird"),
@@ -101,6 +102,7 @@ def test_validate_refuses(tmp_path, capsys, data_root, monkeypatch):
     monkeypatch.setenv("PBRL_DATA_ROOT", str(data_root))
     out = tmp_path / "report.json"
     assert "n=0" in refuse(capsys, main, ["reward=embed", "data=mgsm", "langs=mgsm", "n=0", f"output={out}"], out)
-    line = refuse(capsys, main, ["reward=mt", "data=mgsm", "langs=mgsm", f"output={out}"], out)
-    assert "bergamot" in line and "'bn'" in line
+    line = refuse(capsys, main, ["reward=mt", "reward.components.mt.translator=bergamot",
+                                 "reward.components.mt.translator_model=null", "data=mgsm", "langs=mgsm", f"output={out}"], out)
+    assert "bergamot" in line and "bn" in line
     assert "'te'" in refuse(capsys, main, ["reward=embed", "data=msvamp", "langs=mgsm", f"output={out}"], out)

@@ -32,7 +32,8 @@ def written(folder: Path) -> list[Path]:
 @pytest.mark.parametrize(
     "args,names",
     [
-        (["policy=tiny", "reward=mt"], "cannot translate 'de'"),  # was: a traceback after 43 s, printed twice
+        (["policy=tiny", "reward=mt", "reward.components.mt.translator=bergamot",  # was: a traceback after 43 s,
+          "reward.components.mt.translator_model=null"], "no translator covers de"),  # printed twice
         (["-m", "policy=tiny", "algo.learning_rate=1e-5,nan"], "algo.learning_rate=nan"),  # 2nd job of a sweep
         (["policy=tiny", "+logger.api_key=abc"], "logger.api_key"),
         (["policy=tiny", "paths.data_root=/nonexistent"], "paths.data_root=/nonexistent"),
