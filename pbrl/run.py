@@ -50,7 +50,10 @@ class HoldRunDir(Callback):
         try:
             lock.acquire()
         except RunDirLocked as err:
-            fail(str(err))
+            print(f"pbrl: error: {err}", file=sys.stderr, flush=True)
+            # Exit now: nothing of this process needs cleaning up, and inside Hydra's callback a
+            # SystemExit was seen to leave the process waiting on a heavily loaded machine.
+            os._exit(2)
         self.lock = lock
         atexit.register(lock.release)  # also on an exception that ends the process
 
