@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from omegaconf import MISSING, OmegaConf
 
@@ -187,11 +187,20 @@ def run_id(override_dirname: str) -> str:
 
 
 def group_options(group: str) -> list[str]:
+    """The options of `group` in pbrl's own conf/ (without a user's `--config-dir`/`hydra.searchpath`)."""
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-def check_overrides(overrides: list[str]) -> None:
-    """Fail fast on `group=option` overrides naming an option that has no YAML file."""
+def search_path_options(config_loader, config_name: str | None, overrides: list[str]) -> Callable[[str], list[str]]:
+    """`group -> options` over Hydra's whole search path: pbrl's conf/, `--config-dir`, and
+    `hydra.searchpath` from the overrides or the primary config (Hydra's own loader finds them)."""
+    return lambda group: sorted(set(config_loader.get_group_options(group, config_name=config_name,
+                                                                    overrides=overrides)))
+
+
+def check_overrides(overrides: list[str], options: Callable[[str], list[str]] = group_options) -> None:
+    """Fail fast on `group=option` overrides naming an option that has no YAML file; `options`
+    lists a group's options (default: pbrl's conf/ only; see `search_path_options`)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parsed = OverridesParser.create().parse_overrides(overrides)
@@ -199,11 +208,11 @@ def check_overrides(overrides: list[str]) -> None:
         key = ov.key_or_group
         if key not in GROUPS and key != "experiment":
             continue
-        options = group_options(key)
+        choices = options(key)
         values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
         for value in values:
-            if value not in options and value != "null":
-                raise ConfigError(f"unknown option {key}={value}; choose one of: {', '.join(options)}")
+            if value not in choices and value != "null":
+                raise ConfigError(f"unknown option {key}={value}; choose one of: {', '.join(choices)}")
 
 
 def compose_config(overrides: list[str] | None = None):
@@ -213,7 +222,7 @@ def compose_config(overrides: list[str] | None = None):
 
     register_configs()
     overrides = list(overrides or [])
-    check_overrides(overrides)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        check_overrides(overrides, search_path_options(GlobalHydra.instance().config_loader(), "config", overrides))
         return compose(config_name="config", overrides=overrides)

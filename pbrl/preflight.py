@@ -466,12 +466,11 @@ def sweep_configs(argv: list[str]) -> Iterator[DictConfig]:
     from hydra.errors import HydraException
     from hydra.types import RunMode
 
-    from pbrl.config import CONF_DIR, check_overrides, register_configs
+    from pbrl.config import CONF_DIR, check_overrides, register_configs, search_path_options
 
     args = get_args_parser().parse_args(argv)
     overrides = list(args.overrides)
     check_override_secrets(overrides)
-    check_overrides([o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))])
     register_configs()
     search_path = create_config_search_path(f"file://{CONF_DIR}")
     if args.config_dir is not None:
@@ -482,7 +481,10 @@ def sweep_configs(argv: list[str]) -> Iterator[DictConfig]:
     config_name = args.config_name or "config"
     GlobalHydra.instance().clear()
     hydra = Hydra.create_main_hydra2(task_name="pbrl", config_search_path=search_path)
+    # a group's options come from the whole search path: a user's `--config-dir` adds options
+    options = search_path_options(hydra.config_loader, config_name, overrides)
     try:
+        check_overrides([o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))], options)
         mode = RunMode.MULTIRUN if args.multirun else RunMode.RUN
         try:
             master = hydra.compose_config(config_name, overrides, run_mode=mode, with_log_configuration=False)
@@ -501,7 +503,7 @@ def sweep_configs(argv: list[str]) -> Iterator[DictConfig]:
             yield master
             return
         for job in jobs:
-            check_overrides([o for o in job if not o.startswith(("hydra.", "hydra/"))])
+            check_overrides([o for o in job if not o.startswith(("hydra.", "hydra/"))], options)
             try:
                 yield hydra.config_loader.load_sweep_config(master, job)
             except Exception as exc:

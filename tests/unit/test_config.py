@@ -103,3 +103,31 @@ def test_help_lists_groups():
     proc = subprocess.run([sys.executable, "-m", "pbrl.run", "--help"], capture_output=True, text=True, timeout=60)
     for group in GROUPS:
         assert f"{group}:" in proc.stdout
+
+
+@pytest.fixture
+def user_conf(tmp_path):
+    """A user's own config folder with a new policy option built on pbrl's `tiny`."""
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "my_tiny.yaml").write_text("defaults: [tiny, _self_]\nname: my_tiny\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("how", ["--config-dir", "-cd", "hydra.searchpath"])
+def test_a_users_config_dir_adds_options(how, user_conf, capsys):
+    from pbrl.preflight import sweep_configs
+
+    where = [f"hydra.searchpath=[file://{user_conf}]"] if how == "hydra.searchpath" else [how, str(user_conf)]
+    (cfg,) = sweep_configs([*where, "policy=my_tiny"])
+    assert (cfg.policy.name, cfg.policy.model) == ("my_tiny", "pbrl:tiny")
+    with pytest.raises(SystemExit):  # a typo lists the user's options with pbrl's
+        preflight_argv([*where, "policy=my_tnyi"])
+    assert "unknown option policy=my_tnyi; choose one of: llama8b, my_tiny," in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # without the folder, the option is unknown
+        preflight_argv(["policy=my_tiny"])
+    assert "unknown option policy=my_tiny" in capsys.readouterr().err
+
+
+def test_compose_config_follows_hydra_searchpath(user_conf):
+    cfg = compose_config([f"hydra.searchpath=[file://{user_conf}]", "policy=my_tiny"])
+    assert cfg.policy.name == "my_tiny"
