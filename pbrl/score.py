@@ -1,4 +1,7 @@
-"""Score saved predictions: `python -m pbrl.score --input PRED.jsonl --output SCORED.jsonl`.
+"""Score saved predictions (answer correctness, language fidelity) and print a per-language table.
+
+    python -m pbrl.score input=PRED.jsonl output=SCORED.jsonl
+    python -m pbrl.score input=preds/mgsm_de.jsonl output=scored/mgsm_de.jsonl
 
 Input rows: {"lang": "de", "response": "... Die Antwort ist 18.", "answer": "18"} (other fields,
 e.g. id, choices, level, are kept). Output rows add `pred` (normalized answer or null), `correct`
@@ -7,10 +10,10 @@ and `detected_lang`; a per-language table goes to stdout.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from pbrl.cli import CliSpec, examples_from, parse_argv
 from pbrl.evaluation import score_predictions
 from pbrl.preflight import check_writable, one_line_errors, read_rows
 from pbrl.rundir import atomic_write_jsonl
@@ -27,16 +30,24 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+SPEC = CliSpec(
+    prog="python -m pbrl.score",
+    summary=__doc__.splitlines()[0],
+    own={"input": ("JSONL with lang, response, answer per row", None),
+         "output": ("JSONL to write: the rows with pred, correct, detected_lang added", None)},
+    examples=examples_from(__doc__),
+    old_flags={"--input": "input", "--output": "output"},
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pbrl.score", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, type=Path, help="JSONL with lang, response, answer per row")
-    parser.add_argument("--output", required=True, type=Path, help="JSONL to write, with pred and correct added")
-    args = parser.parse_args(argv)
+    own, _ = parse_argv(SPEC, argv)
+    output = Path(own["output"])
     with one_line_errors():  # the shared pre-flight's input checks: one line, exit 2, nothing written
-        rows = read_rows(args.input, ("lang", "response", "answer"), "--input PRED.jsonl (JSONL of predictions)")
-        check_writable("--output", args.output.parent)
+        rows = read_rows(own["input"], ("lang", "response", "answer"), "input=PRED.jsonl (JSONL of predictions)")
+        check_writable("output", output.parent)
     result = score_predictions(rows)
-    atomic_write_jsonl(args.output, result["predictions"])
+    atomic_write_jsonl(output, result["predictions"])
     print(format_table(result))
     return 0
 

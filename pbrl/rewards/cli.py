@@ -1,25 +1,10 @@
-"""Shared bits of the reward CLIs (`score`, `validate`): argv splitting and batched scoring."""
+"""Shared bits of the reward CLIs (`score`, `validate`): threads and batched scoring (arguments: `pbrl.cli`)."""
 
 from __future__ import annotations
-
-import sys
 
 from tqdm import tqdm
 
 BATCH = 64
-
-
-def split_argv(argv: list[str] | None, own_keys: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
-    """Separate this CLI's own `key=value` arguments from the Hydra overrides."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    own, overrides = {}, []
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if sep and key in own_keys:
-            own[key] = value
-        else:
-            overrides.append(arg)
-    return own, overrides
 
 
 def set_threads(threads: int | None) -> None:

@@ -15,9 +15,29 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pbrl.rewards.cli import score_in_batches, set_threads, split_argv
+from pbrl.cli import CliSpec, examples_from, parse_argv
+from pbrl.rewards.cli import score_in_batches, set_threads
 
 REQUIRED = ("lang", "response", "reference")
+SPEC = CliSpec(
+    prog="python -m pbrl.rewards.score",
+    summary="Score response/reference pairs with a reward preset.",
+    own={"input": ("JSONL with lang, response, reference per row", None),
+         "output": ("JSONL to write: the rows with one column per component and reward", None)},
+    examples=examples_from(__doc__),
+    overrides="Hydra overrides of the project config, as `python -m pbrl.run`: reward=<preset>, "
+              "reward.<key>=<value>, threads=",
+    old_flags={"--input": "input", "--output": "output", "--reward": "reward"},
+)
+
+
+def config_defaults() -> str:
+    """The project config's reward defaults, for --help."""
+    from pbrl.config import compose_config
+
+    cfg = compose_config([])
+    weights = ", ".join(f"{k}={v}" for k, v in (cfg.reward.weights or {}).items())
+    return f"defaults (conf/config.yaml): reward={cfg.reward.name} (weights: {weights}), threads={cfg.threads}"
 
 
 def read_pairs(path: str) -> list[dict]:
@@ -51,12 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     from pbrl.rewards import build_reward
     from pbrl.rundir import atomic_write_jsonl
 
-    own, overrides = split_argv(argv, ("input", "output"))
+    own, overrides = parse_argv(SPEC, argv, defaults=config_defaults)
     with one_line_errors():  # everything the input can get wrong, before any model loads
-        if "input" not in own or "output" not in own:
-            raise ValueError(
-                "usage: python -m pbrl.rewards.score reward=<preset> input=PAIRS.jsonl output=OUT.jsonl [overrides]"
-            )
         cfg = compose_checked(overrides)
         rows_in = read_pairs(own["input"])
         check_reward(cfg.reward, sorted({str(r["lang"]) for r in rows_in}))

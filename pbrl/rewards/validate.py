@@ -30,7 +30,33 @@ from pathlib import Path
 
 import numpy as np
 
-from pbrl.rewards.cli import score_in_batches, set_threads, split_argv
+from pbrl.cli import CliSpec, examples_from, parse_argv
+from pbrl.rewards.cli import score_in_batches, set_threads
+
+SPEC = CliSpec(
+    prog="python -m pbrl.rewards.validate",
+    summary="Check that a reward's semantic components tell true translations from mismatched ones.",
+    own={"n": ("items per language", None),
+         "reference": ("the Example field to pair with", "question_en"),
+         "level": ("difficulty (PolyMath: low | medium | high | top; demo: one-step | multi-step)", None),
+         "probes": ("0 skips the hack probes", "1"),
+         "output": ("report JSON to write", None)},
+    optional=("n", "level", "output"),
+    examples=examples_from(__doc__),
+    overrides="Hydra overrides of the project config, as `python -m pbrl.run`: reward=<preset>, "
+              "data=<preset> (its eval_dataset), langs=<preset> (its eval languages except English), reward.<key>=",
+    old_flags={"--n": "n", "--reference": "reference", "--level": "level", "--probes": "probes", "--output": "output",
+               "--reward": "reward", "--data": "data", "--langs": "langs"},
+)
+
+
+def config_defaults() -> str:
+    """The project config's defaults for this CLI, for --help."""
+    from pbrl.config import compose_config
+
+    cfg = compose_config([])
+    return (f"defaults (conf/config.yaml): reward={cfg.reward.name}, data={cfg.data.name} "
+            f"(eval_dataset={cfg.data.eval_dataset}), langs={cfg.langs.name} (eval: {', '.join(cfg.langs.eval)})")
 
 
 def auc(positives, negatives) -> float:
@@ -139,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
     from pbrl.rewards.probes import score_probes
     from pbrl.rundir import atomic_write_json
 
-    own, overrides = split_argv(argv, ("n", "reference", "output", "level", "probes"))
+    own, overrides = parse_argv(SPEC, argv, defaults=config_defaults)
     with one_line_errors():  # the shared pre-flight, before any model loads
         cfg = compose_checked(overrides)
         langs = [lang for lang in cfg.langs.eval if lang != "en"]
@@ -164,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
                              "use reward=embed, mt or comet")
     dataset = cfg.data.eval_dataset
     langs = [lang for lang in cfg.langs.eval if lang != "en"]
-    field = own.get("reference", "question_en")
+    field = own["reference"]
     examples = load_examples(dataset, langs, cfg.paths.data_root, dict(cfg.data.hub_ids or {}))
     if "level" in own:
         examples = {lang: [e for e in rows if e.level == own["level"]] for lang, rows in examples.items()}

@@ -25,8 +25,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["policy=tiny", "algo.max_steps=2", "algo.save_steps=1", "algo.max_completion_length=16",
         "data.train_size=4", "data.eval_size=2", "threads=1", "paths.runs=runs"]
-# argparse CLIs whose `--help` still fails (pbrl.rewards.*: `key=value` parsers that read --help as an override).
-HELP_FAILS = {"pbrl.rewards.score", "pbrl.rewards.validate"}
+# CLIs whose `--help` still fails (none: every CLI parses its arguments with `pbrl.cli`).
+HELP_FAILS: set[str] = set()
 
 pytestmark = [
     pytest.mark.slow,

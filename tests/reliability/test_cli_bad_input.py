@@ -67,33 +67,68 @@ def test_pbrl_score_refuses(tmp_path, capsys):
 
     out = tmp_path / "scored.jsonl"
     src = write_rows(tmp_path / "pred.jsonl", [{"lang": "en", "response": "4", "answer": "4"}, {"lang": "en"}])
-    assert "line 2 lacks response" in refuse(capsys, main, ["--input", str(src), "--output", str(out)], out)
+    assert "line 2 lacks response" in refuse(capsys, main, [f"input={src}", f"output={out}"], out)
     write_rows(src, [{"lang": "klingon", "response": "4", "answer": "4"}])
-    assert "'klingon'" in refuse(capsys, main, ["--input", str(src), "--output", str(out)], out)
+    assert "'klingon'" in refuse(capsys, main, [f"input={src}", f"output={out}"], out)
     blocker = tmp_path / "file"
     blocker.write_text("")
     write_rows(src, [{"lang": "en", "response": "4", "answer": "4"}])
-    line = refuse(capsys, main, ["--input", str(src), "--output", str(blocker / "x.jsonl")], None)
+    line = refuse(capsys, main, [f"input={src}", f"output={blocker / 'x.jsonl'}"], None)
     assert str(blocker) in line
 
 
 @pytest.mark.parametrize(
     "args,names",
     [
-        (["--num-samples", "0"], "--num-samples 0"),
-        (["--temperature", "nan"], "--temperature nan"),
-        (["--limit", "0"], "--limit 0"),
-        (["--kind", "model", "--model", "/nonexistent/model"], "--model=/nonexistent/model"),
-        (["--data-root", "/nonexistent/data"], "/nonexistent/data"),
+        (["pivot.num_samples=0"], "pivot.num_samples=0"),
+        (["pivot.temperature=nan"], "pivot.temperature=nan"),
+        (["limit=0"], "limit=0"),
+        (["limit=many"], "limit='many'"),
+        (["pivot=smollm2_135m", "pivot.model=/nonexistent/model"], "pivot.model=/nonexistent/model"),
+        (["paths.data_root=/nonexistent/data"], "/nonexistent/data"),
+        (["pivot=gld"], "unknown option pivot=gld"),
     ],
-    ids=["samples 0", "temperature NaN", "limit 0", "missing model folder", "missing data root"],
+    ids=["samples 0", "temperature NaN", "limit 0", "limit not a number", "missing model folder",
+         "missing data root", "unknown preset"],
 )
 def test_pivot_cli_refuses(args, names, tmp_path, capsys, data_root):
     from pbrl.pivot.__main__ import main
 
     out = tmp_path / "out"
-    argv = ["--kind", "gold", "--dataset", "mgsm", "--data-root", str(data_root), "--out", str(out), *args]
-    assert names in refuse(capsys, main, argv, out)
+    base = ["pivot=gold", "dataset=mgsm", f"out={out}"]
+    if not any(a.startswith("paths.data_root=") for a in args):
+        base.append(f"paths.data_root={data_root}")
+    assert names in refuse(capsys, main, base + args, out)
+
+
+OLD_STYLE = [
+    ("pbrl.score", ["--input", "p.jsonl", "--output=s.jsonl"], "python -m pbrl.score input=p.jsonl output=s.jsonl"),
+    ("pbrl.pivot.__main__", ["--num-samples", "4", "--out", "o"], "python -m pbrl.pivot pivot.num_samples=4 out=o"),
+    ("pbrl.rewards.score", ["reward=mt", "--input", "p.jsonl"], "python -m pbrl.rewards.score reward=mt input=p.jsonl"),
+    ("pbrl.rewards.validate", ["--n", "20"], "python -m pbrl.rewards.validate n=20"),
+]
+
+
+@pytest.mark.parametrize("module,argv,new", OLD_STYLE, ids=[c[0] for c in OLD_STYLE])
+def test_old_flags_name_the_new_form(module, argv, new, capsys):
+    import importlib
+
+    line = refuse(capsys, importlib.import_module(module).main, argv, None)
+    assert "old argument style" in line and line.endswith(new)
+
+
+@pytest.mark.parametrize("module", ["pbrl.score", "pbrl.pivot.__main__", "pbrl.rewards.score",
+                                    "pbrl.rewards.validate"])
+def test_help_prints_usage_defaults_and_two_examples(module, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module(module).main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m pbrl.") and "default" in out
+    examples = out.split("examples:\n", 1)[1].splitlines()
+    assert len(examples) == 2 and all(e.strip().startswith("python -m pbrl.") for e in examples)
 
 
 def test_validate_refuses(tmp_path, capsys, data_root, monkeypatch):

@@ -51,7 +51,7 @@ def test_aggregate_without_english():
 def test_cli_writes_rows_and_prints_table(tmp_path, capsys):
     src, dst = tmp_path / "pred.jsonl", tmp_path / "scored.jsonl"
     src.write_text("".join(json.dumps(r | {"extra": 1}) + "\n" for r in ROWS), encoding="utf-8")
-    assert main(["--input", str(src), "--output", str(dst)]) == 0
+    assert main([f"input={src}", f"output={dst}"]) == 0
     scored = read_jsonl(dst)
     assert [r["correct"] for r in scored] == [True, False, True, True, False]
     assert all(r["extra"] == 1 for r in scored)  # extra fields kept
@@ -63,7 +63,7 @@ def test_cli_rejects_rows_without_response(tmp_path):
     src = tmp_path / "pred.jsonl"
     src.write_text(json.dumps({"lang": "en", "answer": "1"}) + "\n")
     with pytest.raises(SystemExit):
-        main(["--input", str(src), "--output", str(tmp_path / "out.jsonl")])
+        main([f"input={src}", f"output={tmp_path / 'out.jsonl'}"])
 
 
 REFERENCE = "She makes 24 + 18 = 42 muffins.\nAfter selling some, 42 - 35 = 7 muffins are left.\nThe answer is 7."
