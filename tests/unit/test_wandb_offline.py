@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,18 @@ def offline_run(tmp_path_factory):
         first = offline_files(run_dir)
         resumed = make_tracker(logger_cfg(), run_dir, config)  # a requeued job
         resumed.finish()
+    # W&B's service process may still be flushing the last file when finish() returns
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(has_run_record(f) for f in offline_files(run_dir)):
+        time.sleep(0.5)
     return run_dir, first
+
+
+def has_run_record(path: Path) -> bool:
+    try:
+        return any(r.WhichOneof("record_type") == "run" for r in wandb_records(path))
+    except Exception:  # a file still being written
+        return False
 
 
 def run_record(path: Path):
