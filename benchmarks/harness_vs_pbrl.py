@@ -18,15 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of k successes in n."""
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+from pbrl.stats import wilson_interval
 
 
 def table(result: dict, family: str) -> list[dict]:
@@ -39,7 +31,7 @@ def table(result: dict, family: str) -> list[dict]:
         for filter_name in ("strict-match", "flexible-extract"):
             counts[filter_name] = sum(p["lm_eval"][filter_name]["correct"] for p in preds)
         for name, k in counts.items():
-            row[name] = (k / n if n else math.nan, *wilson(k, n))
+            row[name] = (k / n, *wilson_interval(k, n)) if n else (math.nan, math.nan, math.nan)
         row["agree"] = sum(bool(p["correct"]) == p["lm_eval"]["flexible-extract"]["correct"] for p in preds)
         rows.append(row)
     return sorted(rows, key=lambda r: (r["lang"] != "en", r["lang"]))
@@ -54,7 +46,7 @@ def print_table(rows: list[dict]) -> None:
               f"| {r['agree']}/{r['n']} | {100 * r['fidelity']:.0f} |")
     n = sum(r["n"] for r in rows)
     pooled = {k: sum(r[k][0] * r["n"] for r in rows) for k in ("pbrl", "strict-match", "flexible-extract")}
-    pooled = {k: (v / n, *wilson(round(v), n)) for k, v in pooled.items()}
+    pooled = {k: (v / n, *wilson_interval(round(v), n)) for k, v in pooled.items()}
     agree = sum(r["agree"] for r in rows)
     print(f"| all | {n} | {cell(pooled['pbrl'])} | {cell(pooled['strict-match'])} | {cell(pooled['flexible-extract'])} "
           f"| {agree}/{n} | |")
