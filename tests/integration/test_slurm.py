@@ -177,25 +177,24 @@ def test_requeued_job_resumes_to_the_same_result(tmp_path, data_root):
 
 
 def test_a_job_that_raises_fails_the_sweep_naming_job_and_log(tmp_path, data_root):
-    empty = tmp_path / "no-data"
-    empty.mkdir()
     start = time.monotonic()
-    # Composes and passes the pre-flight check; the job itself fails when its data stage finds no files.
+    # Passes the pre-flight (which checks the data files up front); the job itself fails: the random tiny
+    # policy, as its own pivot, gets no English reference verified, so there are no training rows.
     result = subprocess.run(
-        pbrl_command("reward=accuracy", "data=mgsm", "langs=mgsm", f"paths.data_root={empty}", "algo.max_steps=2",
-                     *SMOKE, *LAUNCH, f"paths.runs={tmp_path / 'runs'}", "name=failing"),
+        pbrl_command("reward=accuracy", "pivot=self", "algo.max_steps=2", *SMOKE, *LAUNCH,
+                     f"paths.runs={tmp_path / 'runs'}", "name=failing"),
         cwd=REPO, env=run_env(data_root), capture_output=True, text=True, timeout=SWEEP_TIMEOUT_S,
     )
     print(f"failing-job sweep: {time.monotonic() - start:.0f} s")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     (job_id,) = submitit_job_ids(tmp_path / "runs" / "failing")
-    match = re.search(r"JobFailedError: job \[.*\] failed with FileNotFoundError: .* -- slurm job (\S+); "
+    match = re.search(r"JobFailedError: job \[.*\] failed with RuntimeError: .* -- slurm job (\S+); "
                       r"traceback in (\S+); run dir (\S+)", output)
     assert match, output[-3000:]
     assert match[1] == job_id
     log = Path(match[2])
-    assert log.is_file() and "FileNotFoundError" in log.read_text()
+    assert log.is_file() and "no training rows" in log.read_text()
     assert Path(match[3]).is_dir()
 
 
