@@ -444,6 +444,13 @@ def check_quick(cfg) -> None:
     check_reward(cfg.reward, list(cfg.langs.train))
 
 
+def check_printable(cfg) -> None:
+    """What `--cfg` needs: a config worth printing (no secrets in it, known choices, sane numbers)."""
+    check_config_secrets(cfg)
+    check_choices(cfg)
+    check_numbers(cfg)
+
+
 def preflight(cfg) -> None:
     """Every check of a training run, cheapest first; raises ConfigError (one line) on the first
     failure. The data check reads the data files; the trainer check imports TRL, which the run
@@ -576,9 +583,11 @@ def preflight_argv(argv: list[str]) -> int:
     Returns the number of job configs checked (0 for --help / --hydra-help / --info)."""
     if any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in argv):
         return 0
+    # `--cfg job|hydra|all` prints the composed config and runs nothing: no data, model or hub to check
+    checks = (check_printable,) if any(a in ("--cfg", "-c") for a in argv) else (check_quick, preflight)
     with one_line_errors():
         configs = list(sweep_configs(argv))
-        for check in (check_quick, preflight):  # a bad 5th job fails before the 1st job reads its data
+        for check in checks:  # a bad 5th job fails before the 1st job reads its data
             for cfg in configs:
                 try:
                     check(cfg)
