@@ -21,6 +21,12 @@ from pathlib import Path
 from pbrl.stats import wilson_interval
 
 
+def filters(result: dict) -> list[str]:
+    """The harness filters the task defines (mgsm_native_cot: strict-match, flexible-extract;
+    mgsm_direct: remove_whitespace, flexible-extract)."""
+    return list(result["predictions"][0]["lm_eval"]) if result["predictions"] else []
+
+
 def table(result: dict, family: str) -> list[dict]:
     rows = []
     for lang, m in result["languages"].items():
@@ -28,7 +34,7 @@ def table(result: dict, family: str) -> list[dict]:
         n = len(preds)
         row = {"lang": lang, "n": n, "fidelity": m.get("fidelity")}
         counts = {"pbrl": sum(bool(p["correct"]) for p in preds)}
-        for filter_name in ("strict-match", "flexible-extract"):
+        for filter_name in filters(result):
             counts[filter_name] = sum(p["lm_eval"][filter_name]["correct"] for p in preds)
         for name, k in counts.items():
             row[name] = (k / n, *wilson_interval(k, n)) if n else (math.nan, math.nan, math.nan)
@@ -37,19 +43,19 @@ def table(result: dict, family: str) -> list[dict]:
     return sorted(rows, key=lambda r: (r["lang"] != "en", r["lang"]))
 
 
-def print_table(rows: list[dict]) -> None:
+def print_table(rows: list[dict], names: list[str]) -> None:
     cell = lambda v: f"{100 * v[0]:5.1f} [{100 * v[1]:4.1f}, {100 * v[2]:4.1f}]"  # noqa: E731
-    print(f"| lang | n | pbrl acc % [95% CI] | lm-eval strict-match % | lm-eval flexible-extract % | pbrl = flexible | fidelity % |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| lang | n | pbrl acc % [95% CI] | " + " | ".join(f"lm-eval {f} %" for f in names)
+          + " | pbrl = flexible | fidelity % |")
+    print("|---|---:|---:|" + "---:|" * len(names) + "---:|---:|")
     for r in rows:
-        print(f"| {r['lang']} | {r['n']} | {cell(r['pbrl'])} | {cell(r['strict-match'])} | {cell(r['flexible-extract'])} "
-              f"| {r['agree']}/{r['n']} | {100 * r['fidelity']:.0f} |")
+        print(f"| {r['lang']} | {r['n']} | {cell(r['pbrl'])} | " + " | ".join(cell(r[f]) for f in names)
+              + f" | {r['agree']}/{r['n']} | {100 * r['fidelity']:.0f} |")
     n = sum(r["n"] for r in rows)
-    pooled = {k: sum(r[k][0] * r["n"] for r in rows) for k in ("pbrl", "strict-match", "flexible-extract")}
+    pooled = {k: sum(r[k][0] * r["n"] for r in rows) for k in ("pbrl", *names)}
     pooled = {k: (v / n, *wilson_interval(round(v), n)) for k, v in pooled.items()}
     agree = sum(r["agree"] for r in rows)
-    print(f"| all | {n} | {cell(pooled['pbrl'])} | {cell(pooled['strict-match'])} | {cell(pooled['flexible-extract'])} "
-          f"| {agree}/{n} | |")
+    print(f"| all | {n} | {cell(pooled['pbrl'])} | " + " | ".join(cell(pooled[f]) for f in names) + f" | {agree}/{n} | |")
 
 
 def main(argv=None) -> int:
@@ -72,7 +78,12 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("harness_vs_pbrl"))
+    parser.add_argument("--table-only", action="store_true", help="re-print the table from <out>/result.json")
     args = parser.parse_args(argv)
+    if args.table_only:
+        result = json.loads((args.out / "result.json").read_text(encoding="utf-8"))
+        print_table(table(result, args.task), filters(result))
+        return 0
 
     import torch
 
@@ -90,7 +101,7 @@ def main(argv=None) -> int:
     (args.out / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"model={args.model} task={args.task} limit={args.limit} max_gen_toks={args.max_new_tokens} "
           f"chat_template={not args.no_chat_template}\n{result['lm_eval']['command']}\n")
-    print_table(table(result, args.task))
+    print_table(table(result, args.task), filters(result))
     return 0
 
 
