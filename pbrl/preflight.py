@@ -34,10 +34,9 @@ from typing import Any, NoReturn
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from pbrl.config import PIVOT_KINDS
 from pbrl.errors import ConfigError, unknown_key_message
 
-TRAINERS = ("grpo", "rloo", "ppo", "sft")
-PIVOT_KINDS = ("gold", "self", "model")
 LOGGER_BACKENDS = ("none", "wandb")
 # Keys naming a credential: whole words of a snake/dot/kebab key, so `max_new_tokens` and
 # `tokenizer` pass while `api_key`, `hf_token`, `wandb.key` and `db_password` do not.
@@ -171,12 +170,13 @@ def check_numbers(cfg) -> None:
 
 
 def check_choices(cfg) -> None:
+    from pbrl.algos import TRAINER_MODULES
     from pbrl.languages import check_languages
 
     check_languages(cfg.langs.train)
     check_languages(cfg.langs.eval)
-    if cfg.algo.trainer not in TRAINERS:
-        raise ConfigError(f"unknown algo.trainer '{cfg.algo.trainer}'; choose one of: {', '.join(TRAINERS)}")
+    if cfg.algo.trainer not in TRAINER_MODULES:
+        raise ConfigError(f"unknown algo.trainer '{cfg.algo.trainer}'; choose one of: {', '.join(TRAINER_MODULES)}")
     if cfg.pivot.kind not in PIVOT_KINDS:
         raise ConfigError(f"unknown pivot.kind '{cfg.pivot.kind}'; choose one of: {', '.join(PIVOT_KINDS)}")
     if cfg.pivot.kind == "model" and not cfg.pivot.model:
