@@ -13,10 +13,10 @@ one, the same sets load from their hub ids.
 from __future__ import annotations
 
 import logging
-import os
 import random
 from pathlib import Path
 
+from pbrl.cache import default_cache_dir
 from pbrl.config import DataConfig, as_schema
 from pbrl.data import gsm8k, mgsm, mmlu_prox, msvamp, polymath, wordproblems
 from pbrl.data.example import Example
@@ -39,7 +39,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 DATASETS = ("demo", "wordproblems", "mgsm", "gsm8k", "msvamp", "polymath", "mmlu_prox")
 _MODULES = {m.NAME: m for m in (mgsm, gsm8k, msvamp, polymath, mmlu_prox)}
-DEFAULT_CACHE_DIR = "~/.cache/pbrl"
 
 
 def _check_dataset(dataset: str) -> None:
@@ -159,7 +158,7 @@ def load_splits(
     rng = random.Random(data.split_seed)
     hub_ids = data.hub_ids
     eval_dataset, train_dataset = data.eval_dataset, data.train_dataset
-    cache_dir = cache_dir or os.environ.get("PBRL_CACHE") or DEFAULT_CACHE_DIR
+    cache_dir = cache_dir or default_cache_dir()
     number_scale = data.number_scale  # wordproblems only
 
     eval_examples: list[Example] = []

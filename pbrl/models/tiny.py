@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pbrl.cache import default_cache_dir
 from pbrl.languages import LANGUAGES
 from pbrl.rundir import atomic_directory
 
@@ -43,7 +44,7 @@ def _training_corpus() -> list[str]:
 
 def build_tiny(cache_dir: str | os.PathLike | None = None, seed: int = 0) -> str:
     """Build (once) and return the folder of the tiny random model + tokenizer."""
-    cache_dir = Path(cache_dir or os.environ.get("PBRL_CACHE", Path.home() / ".cache" / "pbrl"))
+    cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     target = cache_dir / "models" / f"tiny-seed{seed}"
     if (target / "config.json").exists():
         return str(target)
