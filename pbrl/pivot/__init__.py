@@ -5,7 +5,7 @@ kind=gold: the dataset's English worked solution (GSM8K's, without `<<calc>>` an
 English LLM): the model answers the English question `num_samples` times; a sample is kept only if
 its final answer equals the gold answer, or, without gold, if a strict majority of samples agree.
 
-    refs = build_references(pivot_cfg, examples_en, cache_dir, device="cpu", self_model="pbrl:tiny")
+    refs = build_references(pivot_cfg, examples, cache_dir, device="cpu", self_model="pbrl:tiny")
     # [{"id": "mgsm-0", "reference": "...", "reference_answer": "18", "verified": True, "source": "gold"}]
 """
 
@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def english(examples: list[Example]) -> list[Example]:
-    """One English example per problem id (the English question taken from `question_en` if needed)."""
+    """The English pivot problems: one English example per problem id (its English row, else a copy
+    with the question taken from `question_en`), in first-seen order."""
     by_id: dict[str, Example] = {}
     for e in examples:
         if e.id not in by_id or e.lang == "en":
@@ -139,7 +140,7 @@ def sample_references(
     )
     if todo and backend == "vllm":
         outputs = _vllm_generate(model_name, [prompts[i] for i in todo], k, temperature, max_new_tokens, seed)
-        cache.put_many([(keys[i], examples_en[i].id, out) for i, out in zip(todo, outputs)])
+        cache.put_many((keys[i], {"id": examples_en[i].id, "samples": list(out)}) for i, out in zip(todo, outputs))
     elif todo:
         from pbrl.generation import generate
 
@@ -158,30 +159,32 @@ def sample_references(
                 seed=seed + start,
                 desc="pivot batch",
             )
-            cache.put_many([(keys[i], examples_en[i].id, out) for i, out in zip(batch, outputs)])
-    return [cache.get(key) for key in keys]
+            cache.put_many((keys[i], {"id": examples_en[i].id, "samples": list(out)})
+                           for i, out in zip(batch, outputs))
+    return [cache.samples(key) for key in keys]
 
 
 def build_references(
     pivot_cfg,
-    examples_en: list[Example],
+    examples: list[Example],
     cache_dir: str | Path,
     device: str = "cpu",
     self_model: str | None = None,
     model=None,
     tokenizer=None,
 ) -> list[dict]:
-    """Verified English references, one per problem: rows {id, reference, reference_answer, verified, source}.
+    """Verified English references, one per problem of `examples` (in any language; `english` makes the
+    English problems): rows {id, reference, reference_answer, verified, source}.
 
     pivot_cfg (a PivotConfig, or a DictConfig/dict of its keys): kind (gold | self | model), model,
-    num_samples, temperature, max_new_tokens, batch_size, backend. `self_model` names the policy model for kind=self; `model`/`tokenizer`
-    may pass an already loaded one (else it is loaded on `device`).
+    num_samples, temperature, max_new_tokens, batch_size, backend. `self_model` names the policy model
+    for kind=self; `model`/`tokenizer` may pass an already loaded one (else it is loaded on `device`).
     """
     pivot = as_schema(PivotConfig, pivot_cfg)
     kind = pivot.kind
     if kind not in PIVOT_KINDS:
         raise ValueError(f"unknown pivot.kind '{kind}'; choose from: {', '.join(PIVOT_KINDS)}")
-    examples = english(examples_en)
+    examples = english(examples)
     if kind == "gold":
         rows = [gold_reference(e) for e in examples]
         if examples and not any(r["verified"] for r in rows):
