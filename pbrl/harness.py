@@ -296,8 +296,8 @@ def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_roo
     (`limit` then takes the first of them). Ignored when a non-MGSM task is also requested.
 
     eval_cfg (an EvalConfig, or a DictConfig/dict of its keys): max_new_tokens, batch_size, few_shot and
-    `lm_eval` (tasks, model, limit, apply_chat_template, model_args); see conf/eval/lm_eval.yaml. Samples and the raw results go
-    to `out_dir` (results.json, samples_<task>.jsonl).
+    `lm_eval` (tasks, model, limit, apply_chat_template, model_args); see conf/eval/lm_eval.yaml.
+    Samples and the raw results go to `out_dir` (results.json, samples_<task>.jsonl).
     """
     import lm_eval
     from lm_eval.tasks import TaskManager
