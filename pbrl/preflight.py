@@ -548,34 +548,27 @@ def check_range(name: str, value, *, low: float, integer: bool = False, low_open
 def read_rows(path, required: tuple[str, ...], what: str) -> list[dict]:
     """A CLI's JSONL input: every line a JSON object with `required` fields and (if it has one) a
     known language; a bad line fails naming file and line (never a silently shortened input)."""
-    import json
-
+    from pbrl.data.files import read_json_objects
     from pbrl.languages import LANGUAGES
 
     path = Path(str(path))
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist; pass {what}")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} line {lineno} is not JSON ({err.msg}); one JSON object per line") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path} line {lineno} is not a JSON object; one object per line")
-            missing = [k for k in required if k not in row]
-            if missing:
-                raise ValueError(
-                    f"{path} line {lineno} lacks {', '.join(missing)}; every row needs {', '.join(required)}"
-                )
-            if "lang" in row and str(row["lang"]) not in LANGUAGES:
-                raise ValueError(f"{path} line {lineno}: unknown language code {str(row['lang'])!r}; "
-                                 f"known codes: {', '.join(sorted(LANGUAGES))}")
-            rows.append(row)
-    return rows
+
+    def bad_line(lineno: int, json_error: str | None) -> ValueError:
+        if json_error is None:
+            return ValueError(f"{path} line {lineno} is not a JSON object; one object per line")
+        return ValueError(f"{path} line {lineno} is not JSON ({json_error}); one JSON object per line")
+
+    def check(row: dict, lineno: int) -> None:
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise ValueError(f"{path} line {lineno} lacks {', '.join(missing)}; every row needs {', '.join(required)}")
+        if "lang" in row and str(row["lang"]) not in LANGUAGES:
+            raise ValueError(f"{path} line {lineno}: unknown language code {str(row['lang'])!r}; "
+                             f"known codes: {', '.join(sorted(LANGUAGES))}")
+
+    return read_json_objects(path, bad_line, check)
 
 
 def preflight_argv(argv: list[str]) -> int:
