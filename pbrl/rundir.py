@@ -46,11 +46,12 @@ def atomic_directory(target: str | os.PathLike, replace: bool = True) -> Iterato
         share_with_umask(tmp)
         if replace and target.exists():
             shutil.rmtree(target)
-        os.replace(tmp, target)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if replace or not target.exists():
-            raise
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if replace or not target.exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished `target` first: theirs stands
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
