@@ -87,13 +87,15 @@ def worker(algo: str, steps: int, completion_length: int, threads: int, cache_di
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
+    from pbrl.cache import default_cache_dir
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--algos", nargs="+", default=list(DEFAULT_ALGOS))
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--completion-length", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--cache-dir", default=os.environ.get("PBRL_CACHE", str(Path.home() / ".cache" / "pbrl")))
+    parser.add_argument("--cache-dir", default=str(default_cache_dir()))
     parser.add_argument("--out", help="also write the rows to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one algorithm in this process
     args = parser.parse_args(argv)

@@ -196,7 +196,9 @@ def lm_eval_through(args, model: str) -> dict:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PBRL_CACHE", "~/.cache/pbrl")).expanduser()
+    from pbrl.cache import default_cache_dir
+
+    return default_cache_dir()
 
 
 CHILDREN = {

@@ -7,12 +7,14 @@ parameters, TRL arguments, numeric ranges, files) is checked by `pbrl.preflight`
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from pbrl.errors import ConfigError, unknown_key_message  # noqa: F401  (re-exported)
 
@@ -20,6 +22,9 @@ from pbrl.errors import ConfigError, unknown_key_message  # noqa: F401  (re-expo
 _PACKAGED_CONF_DIR = Path(__file__).resolve().parent / "conf"
 CONF_DIR = _PACKAGED_CONF_DIR if _PACKAGED_CONF_DIR.is_dir() else Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("policy", "pivot", "reward", "langs", "algo", "data", "eval", "logger")
+PIVOT_KINDS = ("gold", "self", "model")
+PIVOT_BACKENDS = ("transformers", "vllm")
+UNNAMED = "unnamed"  # the `name` of a node built by hand (tests, benchmarks) instead of composed from conf/
 
 
 @dataclass
@@ -46,13 +51,13 @@ class PolicyConfig:
 @dataclass
 class PivotConfig:
     name: str = MISSING
-    kind: str = "gold"  # gold | self | model
+    kind: str = "gold"  # PIVOT_KINDS: gold | self | model
     model: Optional[str] = None
     num_samples: int = 1
     temperature: float = 0.0
     max_new_tokens: int = 256
     batch_size: int = 16
-    backend: str = "transformers"  # transformers | vllm
+    backend: str = "transformers"  # PIVOT_BACKENDS: transformers | vllm
 
 
 @dataclass
@@ -164,6 +169,46 @@ class PbrlConfig:
     device: str = "auto"  # auto | cpu | cuda
     threads: Optional[int] = None  # torch CPU threads; null = torch's default
     local: Any = None  # conf/local/default.yaml: cluster account, partition, W&B entity (free-form)
+
+
+Schema = TypeVar("Schema")
+
+
+def as_schema(schema: type[Schema], cfg) -> Schema:
+    """`cfg` as an instance of the dataclass `schema`: what a stage converts its node to, once, where
+    it receives it, and then reads without defaults of its own.
+
+    An instance passes as it is. A DictConfig (composed, interpolations resolved) or a plain dict
+    (tests, benchmarks: any key may be left out) is merged into the schema, so the schema's defaults
+    fill what is missing and a wrong type or an unknown key fails here. A node built by hand needs no
+    `name` (the option's label, which composition sets). Values OmegaConf cannot hold (a translator
+    object for `data.translator`) are passed on as they are.
+
+    Example:
+        >>> as_schema(PivotConfig, {"kind": "self"}).num_samples
+        1
+    """
+    if isinstance(cfg, schema):
+        return cfg
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    values = dict(cfg or {})
+    objects = {key: value for key, value in values.items() if not _config_value(value)}
+    try:
+        node = OmegaConf.merge(OmegaConf.structured(schema),
+                               {key: value for key, value in values.items() if key not in objects})
+        if "name" in OmegaConf.missing_keys(node):
+            node.name = UNNAMED
+        typed = OmegaConf.to_object(node)
+    except OmegaConfBaseException as err:  # many lines; the first names the key
+        raise ConfigError(f"{schema.__name__}: {str(err).splitlines()[0]}") from None
+    return dataclasses.replace(typed, **objects)
+
+
+def _config_value(value) -> bool:
+    """Whether OmegaConf can hold `value` (a primitive or a container of them)."""
+    return value is None or isinstance(value, (str, bytes, int, float, bool, Path, list, tuple, dict,
+                                               DictConfig, ListConfig))
 
 
 def register_configs() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from statistics import mean
 
 from pbrl.answers import answers_match, extract_answer, extract_choice
+from pbrl.config import EvalConfig, as_schema
 from pbrl.langid import detect_language
 from pbrl.rundir import atomic_write_json, read_json
 from pbrl.stats import (INTERVAL_METHODS, LanguageOutcomes, gap_to_english, non_english_average,
@@ -158,22 +159,15 @@ def score_predictions(rows: list[dict]) -> dict:
             "predictions": scored}
 
 
-def _cfg(cfg, key, default):
-    try:
-        value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
-    except Exception:  # OmegaConf struct nodes raise on unknown keys
-        return default
-    return default if value is None else value
-
-
 def evaluate(
     model, tokenizer, examples, eval_cfg, desc: str = "eval", data_root=None, prompter=None, cache_key=None, cache_dir=None
 ) -> dict:
     """Greedy answers to `examples` (pbrl.data.Example) in their own language, scored per language.
 
     Prompts come from `prompter` (the run's task prompt, `pbrl.data.prompts.Prompter`; default: zero-shot
-    chat). eval_cfg: max_new_tokens, batch_size, few_shot (> 0: MGSM chat exemplars from `data_root`,
-    default env PBRL_DATA_ROOT, else the hub, instead of the run's prompt).
+    chat). eval_cfg (an EvalConfig, or a DictConfig/dict of its keys): max_new_tokens, batch_size, few_shot
+    (> 0: MGSM chat exemplars from `data_root`, default env PBRL_DATA_ROOT, else the hub, instead of the
+    run's prompt).
     With `cache_key` (what identifies the weights, e.g. the base model's folder) and `cache_dir`, the
     greedy responses are kept on disk and reused by any run that asks the same model the same prompts
     with the same settings: every arm of a sweep shares one evaluation of the untrained policy.
@@ -181,7 +175,8 @@ def evaluate(
     from pbrl.data import build_prompt, load_exemplars
     from pbrl.generation import generate
 
-    few_shot = int(_cfg(eval_cfg, "few_shot", 0))
+    eval_cfg = as_schema(EvalConfig, eval_cfg)
+    few_shot = eval_cfg.few_shot
     data_root = data_root or os.environ.get("PBRL_DATA_ROOT")
     exemplars = (
         {lang: load_exemplars(lang, few_shot, data_root) for lang in sorted({e.lang for e in examples})}
@@ -192,7 +187,7 @@ def evaluate(
         prompts = [prompter(e) for e in examples]
     else:
         prompts = [build_prompt(e, exemplars.get(e.lang)) for e in examples]
-    max_new_tokens = int(_cfg(eval_cfg, "max_new_tokens", 256))
+    max_new_tokens = eval_cfg.max_new_tokens
     cached = None
     if cache_key is not None and cache_dir is not None:
         cached = responses_cache_file(cache_dir, cache_key, model, tokenizer, prompts, max_new_tokens)
@@ -205,7 +200,7 @@ def evaluate(
             tokenizer,
             prompts,
             max_new_tokens=max_new_tokens,
-            batch_size=int(_cfg(eval_cfg, "batch_size", 16)),
+            batch_size=eval_cfg.batch_size,
             temperature=0.0,
             desc=desc,
         )

@@ -27,13 +27,13 @@ import json
 import logging
 import os
 import shlex
-from collections import defaultdict
 from pathlib import Path
 from statistics import mean
 
 import yaml
 
 from pbrl.answers import normalize_answer
+from pbrl.config import EvalConfig, as_schema
 
 log = logging.getLogger(__name__)
 
@@ -286,11 +286,6 @@ def summarize(results: dict, samples: dict, tasks_by_lang: dict[str, list[str]])
             "predictions": predictions}
 
 
-def _option(cfg, key, default):
-    value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
-    return default if value is None else value
-
-
 def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_root=None, device: str = "cpu",
                           dtype: str = "float32", lora_rank: int | None = None, desc: str = "eval",
                           doc_ids: dict[str, list[int]] | None = None) -> dict:
@@ -300,16 +295,16 @@ def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_roo
     held-out problems when it trains on MGSM (data=mgsm), so no trained problem is evaluated
     (`limit` then takes the first of them). Ignored when a non-MGSM task is also requested.
 
-    eval_cfg: max_new_tokens, batch_size, few_shot and `lm_eval` (tasks, model, limit,
-    apply_chat_template, model_args); see conf/eval/lm_eval.yaml. Samples and the raw results go
-    to `out_dir` (results.json, samples_<task>.jsonl).
+    eval_cfg (an EvalConfig, or a DictConfig/dict of its keys): max_new_tokens, batch_size, few_shot and
+    `lm_eval` (tasks, model, limit, apply_chat_template, model_args); see conf/eval/lm_eval.yaml.
+    Samples and the raw results go to `out_dir` (results.json, samples_<task>.jsonl).
     """
     import lm_eval
     from lm_eval.tasks import TaskManager
 
+    eval_cfg = as_schema(EvalConfig, eval_cfg)
     opts = eval_cfg.lm_eval
-    families = list(_option(opts, "tasks", ["mgsm_native_cot"]))
-    model = str(_option(opts, "model", "hf"))
+    families, model = list(opts.tasks), opts.model
     tasks_by_lang, missing = plan_tasks(families, [str(x) for x in langs])
     if missing:
         log.warning("%s: the harness has no task %s; those languages are not evaluated by it", desc,
@@ -325,9 +320,9 @@ def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_roo
     if data_root and (Path(data_root) / "mgsm").is_dir() and any(n.startswith("mgsm_") for n in names):
         include = write_local_tasks(names, data_root, out_dir / "tasks")
     args = model_args(model, base, str(adapter) if adapter else None, dtype, device,
-                      dict(_option(opts, "model_args", {})), lora_rank)
-    few_shot = int(_option(eval_cfg, "few_shot", 0)) or None
-    limit = _option(opts, "limit", None)
+                      dict(opts.model_args), lora_rank)
+    few_shot = eval_cfg.few_shot or None
+    limit = opts.limit
     selected = None
     if doc_ids and all(n.startswith("mgsm_") for n in names):
         selected = {task: sorted(doc_ids.get(lang, []))[:limit] for lang, tasks in tasks_by_lang.items()
@@ -339,10 +334,10 @@ def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_roo
         "num_fewshot": few_shot,
         "limit": limit,
         "samples": json.dumps(selected) if selected else None,
-        "batch_size": int(_option(eval_cfg, "batch_size", 16)),
-        "apply_chat_template": bool(_option(opts, "apply_chat_template", True)),
-        "fewshot_as_multiturn": bool(_option(opts, "apply_chat_template", True)) and few_shot is not None,
-        "gen_kwargs": {"max_gen_toks": int(_option(eval_cfg, "max_new_tokens", 256))},
+        "batch_size": eval_cfg.batch_size,
+        "apply_chat_template": opts.apply_chat_template,
+        "fewshot_as_multiturn": opts.apply_chat_template and few_shot is not None,
+        "gen_kwargs": {"max_gen_toks": eval_cfg.max_new_tokens},
         "seed": 0,
     }
     command = command_line(model, args, names, options, include)

@@ -80,17 +80,6 @@ def training_rows(train_examples, references: list[dict], prompter) -> list[dict
     return rows
 
 
-def english_problems(examples):
-    """One English example per problem id: what the pivot answers."""
-    from pbrl.data import Example
-
-    seen: dict[str, Example] = {}
-    for ex in examples:
-        if ex.id not in seen:
-            seen[ex.id] = Example(**{**asdict(ex), "lang": "en", "question": ex.question_en})
-    return list(seen.values())
-
-
 def harness_evaluation(cfg: DictConfig, policy, adapter, device: str, out_dir: Path, desc: str, eval_examples) -> dict:
     """`eval.backend=lm_eval`: lm-evaluation-harness on the policy, or on the trained `adapter` folder."""
     from pbrl.harness import evaluate_with_harness
@@ -172,7 +161,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         def compute_references():
             reuse = cfg.pivot.kind == "self"  # pivot=self answers with the already loaded policy
             refs = build_references(
-                cfg.pivot, english_problems(split["train"]), cache / "pivot", device,
+                cfg.pivot, split["train"], cache / "pivot", device,
                 self_model=policy.name_or_path,
                 model=policy.model if reuse else None,
                 tokenizer=policy.tokenizer if reuse else None,

@@ -34,10 +34,10 @@ from typing import Any, NoReturn
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from pbrl.config import PIVOT_KINDS
 from pbrl.errors import ConfigError, unknown_key_message
+from pbrl.hub_errors import exception_chain, hub_offline
 
-TRAINERS = ("grpo", "rloo", "ppo", "sft")
-PIVOT_KINDS = ("gold", "self", "model")
 LOGGER_BACKENDS = ("none", "wandb")
 # Keys naming a credential: whole words of a snake/dot/kebab key, so `max_new_tokens` and
 # `tokenizer` pass while `api_key`, `hf_token`, `wandb.key` and `db_password` do not.
@@ -171,12 +171,13 @@ def check_numbers(cfg) -> None:
 
 
 def check_choices(cfg) -> None:
+    from pbrl.algos import TRAINER_MODULES
     from pbrl.languages import check_languages
 
     check_languages(cfg.langs.train)
     check_languages(cfg.langs.eval)
-    if cfg.algo.trainer not in TRAINERS:
-        raise ConfigError(f"unknown algo.trainer '{cfg.algo.trainer}'; choose one of: {', '.join(TRAINERS)}")
+    if cfg.algo.trainer not in TRAINER_MODULES:
+        raise ConfigError(f"unknown algo.trainer '{cfg.algo.trainer}'; choose one of: {', '.join(TRAINER_MODULES)}")
     if cfg.pivot.kind not in PIVOT_KINDS:
         raise ConfigError(f"unknown pivot.kind '{cfg.pivot.kind}'; choose one of: {', '.join(PIVOT_KINDS)}")
     if cfg.pivot.kind == "model" and not cfg.pivot.model:
@@ -276,11 +277,6 @@ def check_data_translator(spec, langs: list[str]) -> None:
 
 
 # --- models ------------------------------------------------------------------------------------
-
-
-def hub_offline() -> bool:
-    flags = (os.environ.get(v, "").lower() for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-    return any(flag in ("1", "true", "yes", "on") for flag in flags)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -548,34 +544,27 @@ def check_range(name: str, value, *, low: float, integer: bool = False, low_open
 def read_rows(path, required: tuple[str, ...], what: str) -> list[dict]:
     """A CLI's JSONL input: every line a JSON object with `required` fields and (if it has one) a
     known language; a bad line fails naming file and line (never a silently shortened input)."""
-    import json
-
+    from pbrl.data.files import read_json_objects
     from pbrl.languages import LANGUAGES
 
     path = Path(str(path))
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist; pass {what}")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} line {lineno} is not JSON ({err.msg}); one JSON object per line") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path} line {lineno} is not a JSON object; one object per line")
-            missing = [k for k in required if k not in row]
-            if missing:
-                raise ValueError(
-                    f"{path} line {lineno} lacks {', '.join(missing)}; every row needs {', '.join(required)}"
-                )
-            if "lang" in row and str(row["lang"]) not in LANGUAGES:
-                raise ValueError(f"{path} line {lineno}: unknown language code {str(row['lang'])!r}; "
-                                 f"known codes: {', '.join(sorted(LANGUAGES))}")
-            rows.append(row)
-    return rows
+
+    def bad_line(lineno: int, json_error: str | None) -> ValueError:
+        if json_error is None:
+            return ValueError(f"{path} line {lineno} is not a JSON object; one object per line")
+        return ValueError(f"{path} line {lineno} is not JSON ({json_error}); one JSON object per line")
+
+    def check(row: dict, lineno: int) -> None:
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise ValueError(f"{path} line {lineno} lacks {', '.join(missing)}; every row needs {', '.join(required)}")
+        if "lang" in row and str(row["lang"]) not in LANGUAGES:
+            raise ValueError(f"{path} line {lineno}: unknown language code {str(row['lang'])!r}; "
+                             f"known codes: {', '.join(sorted(LANGUAGES))}")
+
+    return read_json_objects(path, bad_line, check)
 
 
 def preflight_argv(argv: list[str]) -> int:
@@ -603,7 +592,7 @@ def explain_composition_error(exc: BaseException, overrides: list[str]) -> str:
     """Hydra/OmegaConf errors span many lines and suggest `+key`; users need one line."""
     from pbrl.config import compose_config
 
-    text = "\n".join(str(e) for e in _chain(exc))
+    text = "\n".join(str(e) for e in exception_chain(exc))
     full_key = re.search(r"full_key: (\S+)", text)
     key = full_key.group(1) if full_key else None
     if key and ("not in struct" in text or "Key '" in text and "not" in text):
@@ -618,71 +607,6 @@ def explain_composition_error(exc: BaseException, overrides: list[str]) -> str:
         if key.startswith("algo.args."):  # free-form trainer arguments: new ones need Hydra's '+'
             return f"'{key}' is not in this algo preset; add trainer arguments with +{key}=..."
         return unknown_key_message(key, allowed)
-    first_lines = [line for e in _chain(exc) for line in str(e).splitlines()[:1] if line.strip()]
+    first_lines = [line for e in exception_chain(exc) for line in str(e).splitlines()[:1] if line.strip()]
     detail = first_lines[-1] if first_lines else type(exc).__name__
     return f"bad value for '{key}': {detail}" if key else detail
-
-
-def _chain(exc: BaseException):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-# --- hub failures at the start of a stage ------------------------------------------------------
-
-
-REPO_ARGUMENTS = ("repo_id", "path_or_repo_id", "pretrained_model_name_or_path", "model_name_or_path", "hub_id", "path")
-
-
-def _repo_in_frames(chain: list[BaseException]) -> str | None:
-    """The repository a failed download asked for: huggingface_hub's and transformers' errors often
-    do not name it, but the innermost frame that received it as an argument does."""
-    found = None
-    for exc in chain:
-        tb = exc.__traceback__
-        while tb is not None:
-            for name in REPO_ARGUMENTS:
-                value = tb.tb_frame.f_locals.get(name)
-                if isinstance(value, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", value) and not Path(value).exists():
-                    found = value
-            tb = tb.tb_next
-    return found
-
-
-def _repo_in_text(text: str) -> str | None:
-    for pattern in (r"huggingface\.co/(?:api/)?(?:models/|datasets/)?([\w.-]+/[\w.-]+)", r"load ([\w.-]+/[\w.-]+)",
-                    r"'([\w.-]+/[\w.-]+)'"):
-        for match in re.finditer(pattern, text):
-            if not match.group(1).startswith(("docs/", "api/", "spaces/")):
-                return match.group(1)
-    return None
-
-
-def describe_hub_error(exc: BaseException) -> str | None:
-    """One line naming the model or dataset a stage could not fetch and the fix, or None when
-    `exc` is not a failed hub download."""
-    chain = list(_chain(exc))
-    names = {type(e).__name__ for e in chain}
-    text = " ".join(str(e) for e in chain)
-    hub_types = {"LocalEntryNotFoundError", "OfflineModeIsEnabled", "RepositoryNotFoundError", "GatedRepoError",
-                 "RevisionNotFoundError", "EntryNotFoundError", "HfHubHTTPError", "ConnectionError",
-                 "ConnectTimeout", "ReadTimeout", "DatasetNotFoundError", "ConnectError"}
-    from_pbrl_data = "from the hub" in text and "could not load" in text
-    if not names & hub_types and "huggingface.co" not in text and not from_pbrl_data:
-        return None
-    repo = _repo_in_frames(chain) or _repo_in_text(text) or "a model"
-    if "GatedRepoError" in names or "gated" in text.lower():
-        fix = (f"it is gated: accept its licence at https://huggingface.co/{repo} and set HF_TOKEN "
-               "(or `hf auth login`)")
-    elif "RepositoryNotFoundError" in names or "DatasetNotFoundError" in names:
-        fix = "check the id; a private repository needs HF_TOKEN (or `hf auth login`)"
-    elif hub_offline() or "OfflineModeIsEnabled" in names or "offline" in text.lower():
-        fix = (f"HF_HUB_OFFLINE=1 and it is not cached: download it first (`hf download {repo}`), unset "
-               "HF_HUB_OFFLINE on a machine with network, or give a local folder")
-    else:
-        fix = (f"the hub cannot be reached: check the network (or proxy), download it first (`hf download {repo}`) "
-               "and set HF_HUB_OFFLINE=1, or give a local folder")
-    return f"could not fetch {repo} from the Hugging Face hub; {fix}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from pbrl.rundir import atomic_write_json, atomic_write_text
+from pbrl.rundir import atomic_file, atomic_write_json, atomic_write_text
 from pbrl.stats import paired_changes
 
 LANGUAGE_METRICS = ("n", "accuracy", "fidelity")
@@ -161,10 +161,9 @@ def plot_report(evals: dict, metrics: list[dict], path: Path, title: str) -> Non
     ax_bars.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def write_report(run_dir: Path, before: dict | None, after: dict | None, metrics: list[dict], title: str) -> str:

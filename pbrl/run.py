@@ -25,7 +25,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from pbrl.config import CONF_DIR, register_configs  # CONF_DIR: conf/ in a clone, pbrl/conf in an installed wheel
-from pbrl.preflight import describe_hub_error, fail, preflight_argv
+from pbrl.hub_errors import describe_hub_error
+from pbrl.preflight import fail, preflight_argv
 from pbrl.rundir import RunDirLock, RunDirLocked
 
 

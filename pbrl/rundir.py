@@ -1,39 +1,88 @@
-"""Atomic file writes, JSONL helpers and the run-directory lock for run directories and caches.
+"""Atomic file and folder writes, JSONL helpers and the run-directory lock for run directories and caches.
 
-Every file a stage produces is written to a temporary sibling and renamed into place, so a run
-killed mid-write never leaves a half file that a restarted run would mistake for finished work.
+Every file or folder a stage produces is written to a temporary sibling and renamed into place, so a
+run killed mid-write never leaves a half file that a restarted run would mistake for finished work.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 
-def _umask_mode(mode: int = 0o666) -> int:
+def share_with_umask(path: str | os.PathLike) -> None:
+    """Give `path` (a folder: with everything in it) the permissions the umask allows: mkstemp and
+    mkdtemp make private 0600/0700 ones, and run directories and caches are read by others."""
     umask = os.umask(0)
     os.umask(umask)
-    return mode & ~umask
+    path = Path(path)
+    for item in [path, *(path.rglob("*") if path.is_dir() else ())]:
+        item.chmod((0o777 if item.is_dir() else 0o666) & ~umask)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
+    """Write the folder `target` all at once: fill the temporary sibling this yields; when the block
+    ends it is renamed to `target`. An error inside the block removes it and leaves `target` as it was.
+
+    replace: an existing `target` is replaced; with False, an existing `target` (another process
+    finished the same folder first) stands and this copy is dropped.
+
+    Example:
+        >>> with atomic_directory("runs/x/checkpoints/final") as tmp:
+        ...     model.save_pretrained(tmp)
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield tmp
+        share_with_umask(tmp)
+        if replace and target.exists():
+            shutil.rmtree(target)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if replace or not target.exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished `target` first: theirs stands
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Write the file `path` all at once: write the temporary sibling this yields (same suffix, so
+    writers that go by it, such as savefig, see the real one); when the block ends it is flushed to
+    disk and renamed to `path`. An error inside the block removes it and leaves `path` as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _umask_mode())  # mkstemp creates 0600 files; others may read run dirs
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        share_with_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def json_safe(obj: Any) -> Any:

@@ -22,15 +22,6 @@ def truncate_metrics(path: Path, last_step: int) -> None:
         atomic_write_jsonl(path, kept)
 
 
-def pop_reward_stats(reward_set) -> dict:
-    """None/NaN counts and within-group spread of each reward component since the last call."""
-    if reward_set is None:
-        return {}
-    stats = reward_set.stats()
-    reward_set.reset_stats()
-    return stats
-
-
 def metrics_row(step: int, logs: dict, reward_stats: dict, seconds: float) -> dict:
     row = {"step": step}
     for key, value in logs.items():
@@ -61,7 +52,7 @@ class MetricsCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or "train_runtime" in logs or not self.is_main_process:
             return
-        stats = pop_reward_stats(self.reward_set)
+        stats = self.reward_set.pop_stats() if self.reward_set is not None else {}
         row = metrics_row(state.global_step, logs, stats, time.perf_counter() - self._start)
         append_jsonl(self.path, row)
         self.tracker.log(row, step=state.global_step)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
+
+from pbrl.rundir import atomic_directory
 
 STEP_DIR = re.compile(r"^checkpoint-(\d+)$")
 COMPLETE_MARKER = "trainer_state.json"  # transformers' Trainer writes it last in a checkpoint
@@ -31,13 +31,8 @@ def last_complete_checkpoint(checkpoints_dir: Path) -> Path | None:
 
 def save_final(model, tokenizer, final_dir: Path) -> Path:
     """Save the trained weights (adapter or full model) + tokenizer into `final_dir` atomically."""
-    final_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=".final-"))
     model = getattr(model, "module", model)  # unwrap DDP
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    os.chmod(tmp, 0o755)
-    if final_dir.exists():
-        shutil.rmtree(final_dir)
-    os.replace(tmp, final_dir)
+    with atomic_directory(final_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     return final_dir

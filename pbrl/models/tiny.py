@@ -7,11 +7,11 @@ tiny policy is built here from a config. It is deterministic: the same seed give
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from pbrl.cache import default_cache_dir
 from pbrl.languages import LANGUAGES
+from pbrl.rundir import atomic_directory
 
 TINY_VOCAB_SIZE = 512
 TINY_CONFIG = dict(
@@ -44,7 +44,7 @@ def _training_corpus() -> list[str]:
 
 def build_tiny(cache_dir: str | os.PathLike | None = None, seed: int = 0) -> str:
     """Build (once) and return the folder of the tiny random model + tokenizer."""
-    cache_dir = Path(cache_dir or os.environ.get("PBRL_CACHE", Path.home() / ".cache" / "pbrl"))
+    cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     target = cache_dir / "models" / f"tiny-seed{seed}"
     if (target / "config.json").exists():
         return str(target)
@@ -84,15 +84,7 @@ def build_tiny(cache_dir: str | os.PathLike | None = None, seed: int = 0) -> str
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-"))
-    try:
+    with atomic_directory(target, replace=False) as tmp:  # a race lost to another process: theirs stands
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a shared cache must be readable
-        os.replace(tmp, target)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / "config.json").exists():  # lost a race with another process: fine
-            raise
     return str(target)

@@ -5,7 +5,7 @@ kind=gold: the dataset's English worked solution (GSM8K's, without `<<calc>>` an
 English LLM): the model answers the English question `num_samples` times; a sample is kept only if
 its final answer equals the gold answer, or, without gold, if a strict majority of samples agree.
 
-    refs = build_references(pivot_cfg, examples_en, cache_dir, device="cpu", self_model="pbrl:tiny")
+    refs = build_references(pivot_cfg, examples, cache_dir, device="cpu", self_model="pbrl:tiny")
     # [{"id": "mgsm-0", "reference": "...", "reference_answer": "18", "verified": True, "source": "gold"}]
 """
 
@@ -19,25 +19,17 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from pbrl.answers import answers_match, extract_answer
+from pbrl.config import PIVOT_BACKENDS, PIVOT_KINDS, PivotConfig, as_schema
 from pbrl.data.example import Example
 from pbrl.languages import LANGUAGES
 from pbrl.pivot.cache import SampleCache
 
 log = logging.getLogger(__name__)
-KINDS = ("gold", "self", "model")
-BACKENDS = ("transformers", "vllm")
-
-
-def _cfg(cfg, key, default=None):
-    try:
-        value = cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
-    except Exception:  # OmegaConf struct nodes raise on unknown keys
-        return default
-    return default if value is None else value
 
 
 def english(examples: list[Example]) -> list[Example]:
-    """One English example per problem id (the English question taken from `question_en` if needed)."""
+    """The English pivot problems: one English example per problem id (its English row, else a copy
+    with the question taken from `question_en`), in first-seen order."""
     by_id: dict[str, Example] = {}
     for e in examples:
         if e.id not in by_id or e.lang == "en":
@@ -122,13 +114,11 @@ def sample_references(
     """`num_samples` English answers per example, from the cache or generated batch by batch."""
     from pbrl.data.prompts import build_prompt
 
-    k = int(_cfg(pivot_cfg, "num_samples", 1))
-    temperature = float(_cfg(pivot_cfg, "temperature", 0.0))
-    max_new_tokens = int(_cfg(pivot_cfg, "max_new_tokens", 256))
-    batch_size = int(_cfg(pivot_cfg, "batch_size", 16))
-    backend = _cfg(pivot_cfg, "backend", "transformers")
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown pivot.backend '{backend}'; choose from: {', '.join(BACKENDS)}")
+    pivot = as_schema(PivotConfig, pivot_cfg)
+    k, temperature, max_new_tokens = pivot.num_samples, pivot.temperature, pivot.max_new_tokens
+    batch_size, backend = pivot.batch_size, pivot.backend
+    if backend not in PIVOT_BACKENDS:
+        raise ValueError(f"unknown pivot.backend '{backend}'; choose from: {', '.join(PIVOT_BACKENDS)}")
     if k > 1 and temperature <= 0:
         raise ValueError(
             f"pivot.num_samples={k} with pivot.temperature=0 gives {k} identical samples; set pivot.temperature > 0 or num_samples=1"
@@ -150,7 +140,7 @@ def sample_references(
     )
     if todo and backend == "vllm":
         outputs = _vllm_generate(model_name, [prompts[i] for i in todo], k, temperature, max_new_tokens, seed)
-        cache.put_many([(keys[i], examples_en[i].id, out) for i, out in zip(todo, outputs)])
+        cache.put_many((keys[i], {"id": examples_en[i].id, "samples": list(out)}) for i, out in zip(todo, outputs))
     elif todo:
         from pbrl.generation import generate
 
@@ -169,29 +159,32 @@ def sample_references(
                 seed=seed + start,
                 desc="pivot batch",
             )
-            cache.put_many([(keys[i], examples_en[i].id, out) for i, out in zip(batch, outputs)])
-    return [cache.get(key) for key in keys]
+            cache.put_many((keys[i], {"id": examples_en[i].id, "samples": list(out)})
+                           for i, out in zip(batch, outputs))
+    return [cache.samples(key) for key in keys]
 
 
 def build_references(
     pivot_cfg,
-    examples_en: list[Example],
+    examples: list[Example],
     cache_dir: str | Path,
     device: str = "cpu",
     self_model: str | None = None,
     model=None,
     tokenizer=None,
 ) -> list[dict]:
-    """Verified English references, one per problem: rows {id, reference, reference_answer, verified, source}.
+    """Verified English references, one per problem of `examples` (in any language; `english` makes the
+    English problems): rows {id, reference, reference_answer, verified, source}.
 
-    pivot_cfg: kind (gold | self | model), model, num_samples, temperature, max_new_tokens,
-    batch_size, backend. `self_model` names the policy model for kind=self; `model`/`tokenizer`
-    may pass an already loaded one (else it is loaded on `device`).
+    pivot_cfg (a PivotConfig, or a DictConfig/dict of its keys): kind (gold | self | model), model,
+    num_samples, temperature, max_new_tokens, batch_size, backend. `self_model` names the policy model
+    for kind=self; `model`/`tokenizer` may pass an already loaded one (else it is loaded on `device`).
     """
-    kind = _cfg(pivot_cfg, "kind", "gold")
-    if kind not in KINDS:
-        raise ValueError(f"unknown pivot.kind '{kind}'; choose from: {', '.join(KINDS)}")
-    examples = english(examples_en)
+    pivot = as_schema(PivotConfig, pivot_cfg)
+    kind = pivot.kind
+    if kind not in PIVOT_KINDS:
+        raise ValueError(f"unknown pivot.kind '{kind}'; choose from: {', '.join(PIVOT_KINDS)}")
+    examples = english(examples)
     if kind == "gold":
         rows = [gold_reference(e) for e in examples]
         if examples and not any(r["verified"] for r in rows):
@@ -199,12 +192,12 @@ def build_references(
                 "pivot.kind=gold found no English worked solution in these examples (only mgsm/gsm8k have them); use pivot=self or pivot=model"
             )
     else:
-        model_name = self_model if kind == "self" else _cfg(pivot_cfg, "model")
+        model_name = self_model if kind == "self" else pivot.model
         if not model_name:
             raise ValueError(
                 f"pivot.kind={kind} needs {'the policy model' if kind == 'self' else 'pivot.model'} (a hub id, folder or pbrl:<name>)"
             )
-        samples = sample_references(examples, model_name, pivot_cfg, cache_dir, device, model, tokenizer)
+        samples = sample_references(examples, model_name, pivot, cache_dir, device, model, tokenizer)
         rows = []
         for example, example_samples in zip(examples, samples):
             reference, answer, verified = verify_samples(example_samples, example.answer)

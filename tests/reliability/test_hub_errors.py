@@ -10,7 +10,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 FETCH = """
 import sys
-from pbrl.preflight import describe_hub_error
+from pbrl.hub_errors import describe_hub_error
 from transformers import AutoConfig
 try:
     AutoConfig.from_pretrained(sys.argv[1])
@@ -30,7 +30,7 @@ def test_offline_fetch_names_the_model_and_the_fix(tmp_path):
 
 
 def test_gated_and_missing_repositories_get_their_own_fix():
-    from pbrl.preflight import describe_hub_error
+    from pbrl.hub_errors import describe_hub_error
 
     class GatedRepoError(Exception):
         pass
@@ -46,7 +46,7 @@ def test_gated_and_missing_repositories_get_their_own_fix():
 
 
 def test_other_errors_are_not_hub_errors():
-    from pbrl.preflight import describe_hub_error
+    from pbrl.hub_errors import describe_hub_error
 
     assert describe_hub_error(ValueError("shapes do not match")) is None
     assert describe_hub_error(RuntimeError("CUDA out of memory")) is None
