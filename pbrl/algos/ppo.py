@@ -3,8 +3,11 @@ Ouyang et al. 2022; the N+ implementation details of Huang et al. 2024).
 
 Why our own: TRL removed `PPOTrainer` in 1.13, and it only ever scored completions with a
 sequence-classification reward model, never with `reward(prompts, completions, **columns)` callables.
-This module is the classic algorithm, compact; it reuses `model.generate` for rollouts, TRL's
-`selective_log_softmax`, transformers' `get_scheduler`, and PEFT's `disable_adapter` for the reference.
+This module is the training loop (config, data order, rollout -> update, checkpoints, metrics); the
+math is in `pbrl.algos.ppo_math` (pure tensor functions), the rollouts and forward passes in
+`pbrl.algos.ppo_model`. It reuses `model.generate` for rollouts (the model's end tokens, so
+`stop_at_newline` applies), TRL's `selective_log_softmax`, transformers' `get_scheduler`, and PEFT's
+`disable_adapter` for the reference.
 
 Design
 - Value model: a linear head on the policy's last hidden state (shared backbone, as TRL's former
@@ -21,12 +24,20 @@ Design
 - A completion whose total reward is None (no component could score it) is left out of the update
   and counted in `reward/none`; it is never scored 0.
 
+Cost per step (see `pbrl.algos.ppo_model`): one `generate` call for the rollout, then 2 + ppo_epochs
+forwards of it (old log-probs and values, the reference, one per epoch with a backward). Logits are
+computed for completion tokens only, backpropagation stops at the lowest adapted layer, and layers
+below it (frozen) run once per rollout, so with the laptop preset (LoRA on the top 6 of 30 layers)
+the reference and every epoch cost a 6-layer forward and backward.
+
 Batch semantics: one training step = one rollout of `per_device_batch_size * gradient_accumulation_steps`
 prompts with one sampled completion each (the same number of completions per step as a GRPO step with
 the same settings; GRPO's `num_generations` groups are not used, the critic is PPO's baseline), then
 `ppo_epochs` passes over the rollout in shuffled mini-batches of `mini_batch_size` completions (one
 optimizer update each; default: the whole rollout), each forwarded in micro-batches of
-`per_device_batch_size`. `max_steps`, `save_steps`, `logging_steps` and the learning-rate schedule
+`per_device_batch_size` rows of similar prompt length (few padding tokens; the gradient is that of
+the whole mini-batch whatever its split). The rollout is generated in one `generate` call (as TRL generates a GRPO
+step's completions together). `max_steps`, `save_steps`, `logging_steps` and the learning-rate schedule
 count these steps. Prompts are drawn in a seeded random order, epoch after epoch over the dataset.
 
 Determinism: the data order and the torch RNG are functions of (seed, step), and checkpoints hold the
@@ -53,6 +64,16 @@ from tqdm.auto import tqdm
 from pbrl.algos.callbacks import metrics_row, truncate_metrics
 from pbrl.algos.checkpoints import COMPLETE_MARKER, last_complete_checkpoint, save_final
 from pbrl.algos.interface import Trained
+from pbrl.algos.ppo_math import (
+    gae,
+    kl_penalty,
+    masked_mean,
+    masked_whiten,
+    policy_loss_terms,
+    token_rewards,
+    value_loss_terms,
+)
+from pbrl.algos.ppo_model import PolicyForward, ValueHead, eos_token_ids, sample
 from pbrl.rundir import append_jsonl, atomic_write_json, read_json
 
 VALUE_HEAD_FILE = "value_head.safetensors"
@@ -134,72 +155,7 @@ def build_config(algo_cfg) -> PPOConfig:
     return PPOConfig(**kwargs)
 
 
-# ---------------------------------------------------------------- PPO math (pure functions)
-
-
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (values * mask).sum() / mask.sum().clamp(min=1)
-
-
-def masked_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Zero mean, unit (population) variance over the masked entries; masked-out entries become 0."""
-    mean = masked_mean(values, mask)
-    var = masked_mean((values - mean) ** 2, mask)
-    return (values - mean) * torch.rsqrt(var + eps) * mask
-
-
-def token_rewards(scores: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor | None,
-                  mask: torch.Tensor, kl_coef: float) -> torch.Tensor:
-    """Per-token rewards: -kl_coef * (log pi - log pi_ref) everywhere, + score on the last real token."""
-    rewards = torch.zeros_like(logprobs)
-    if ref_logprobs is not None and kl_coef > 0:
-        rewards = -kl_coef * (logprobs - ref_logprobs)
-    last = mask.sum(dim=1).long() - 1  # masks are a prefix of ones
-    rewards[torch.arange(len(scores)), last] += scores
-    return rewards * mask
-
-
-def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float):
-    """Generalized advantage estimation over (batch, tokens); the episode ends after the last token
-    of each row's mask (a prefix of ones). Returns (advantages, returns), zero outside the mask."""
-    rewards, values = rewards * mask, values * mask  # so the step past the end bootstraps from 0
-    advantages = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[:, 0])
-    for t in reversed(range(rewards.shape[1])):
-        next_value = values[:, t + 1] if t + 1 < rewards.shape[1] else torch.zeros_like(running)
-        delta = rewards[:, t] + gamma * next_value - values[:, t]
-        running = delta + gamma * lam * running
-        advantages[:, t] = running
-    advantages = advantages * mask
-    return advantages, (advantages + values) * mask
-
-
-def policy_loss_terms(logprobs, old_logprobs, advantages, cliprange: float):
-    """Per-token clipped surrogate loss and whether the clip was active."""
-    ratio = torch.exp(logprobs - old_logprobs)
-    unclipped = -advantages * ratio
-    clipped = -advantages * torch.clamp(ratio, 1 - cliprange, 1 + cliprange)
-    return torch.max(unclipped, clipped), (clipped > unclipped).float()
-
-
-def value_loss_terms(values, old_values, returns, cliprange_value: float):
-    """Per-token clipped value loss 0.5 * max((V - R)^2, (V_clip - R)^2)."""
-    clipped_values = old_values + torch.clamp(values - old_values, -cliprange_value, cliprange_value)
-    return 0.5 * torch.max((values - returns) ** 2, (clipped_values - returns) ** 2)
-
-
-# ---------------------------------------------------------------- rollout and forward passes
-
-
-class ValueHead(torch.nn.Module):
-    def __init__(self, hidden_size: int):
-        super().__init__()
-        self.linear = torch.nn.Linear(hidden_size, 1)
-        torch.nn.init.zeros_(self.linear.weight)
-        torch.nn.init.zeros_(self.linear.bias)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.linear(hidden.float()).squeeze(-1)
+# ---------------------------------------------------------------- data order
 
 
 def prompt_order(num_rows: int, seed: int, epoch: int) -> list[int]:
@@ -220,66 +176,6 @@ def step_indices(num_rows: int, rollout_size: int, step: int, seed: int) -> list
     return indices
 
 
-def collate(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int):
-    """Left-pad prompts, right-pad completions: returns input_ids, attention_mask, completion mask, P."""
-    n = len(prompt_ids)
-    P = max(len(p) for p in prompt_ids)
-    T = max(len(c) for c in completion_ids)
-    input_ids = torch.full((n, P + T), pad_id, dtype=torch.long)
-    attention = torch.zeros((n, P + T), dtype=torch.long)
-    for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
-        input_ids[i, P - len(p) : P] = torch.tensor(p)
-        input_ids[i, P : P + len(c)] = torch.tensor(c)
-        attention[i, P - len(p) : P + len(c)] = 1
-    return input_ids, attention, attention[:, P:].float(), P
-
-
-def forward_tokens(model, head, input_ids, attention_mask, prompt_len: int, temperature: float):
-    """Log-probs of the completion tokens (at the sampling temperature) and, with a head, values."""
-    from trl.trainer.utils import selective_log_softmax
-
-    device = next(model.parameters()).device
-    input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # what generate used under left padding
-    completion_len = input_ids.shape[1] - prompt_len
-    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False,
-                output_hidden_states=head is not None, logits_to_keep=completion_len + 1)
-    logits = out.logits[:, :-1].float() / temperature
-    logprobs = selective_log_softmax(logits, input_ids[:, prompt_len:])
-    values = head(out.hidden_states[-1][:, prompt_len - 1 : -1]) if head is not None else None
-    return logprobs, values
-
-
-def completion_lengths(completions: torch.Tensor, eos_ids: set[int]) -> list[int]:
-    """Tokens up to and including the first end-of-sequence token (all of them if none)."""
-    lengths = []
-    for row in completions.tolist():
-        end = next((i for i, tok in enumerate(row) if tok in eos_ids), None)
-        lengths.append(len(row) if end is None else end + 1)
-    return lengths
-
-
-@torch.no_grad()
-def sample(model, tokenizer, prompt_ids: list[list[int]], cfg: PPOConfig, eos_ids: set[int]) -> list[list[int]]:
-    from transformers import GenerationConfig
-
-    generation_config = GenerationConfig(
-        do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
-        max_new_tokens=cfg.max_completion_length, pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(eos_ids),
-    )
-    device = next(model.parameters()).device
-    completions: list[list[int]] = []
-    for start in range(0, len(prompt_ids), cfg.per_device_batch_size):
-        chunk = prompt_ids[start : start + cfg.per_device_batch_size]
-        input_ids, attention, _, P = collate(chunk, [[]] * len(chunk), tokenizer.pad_token_id)
-        out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                             generation_config=generation_config)
-        generated = out[:, P:].cpu()
-        for row, length in zip(generated.tolist(), completion_lengths(generated, eos_ids)):
-            completions.append(row[:length])
-    return completions
-
-
 # ---------------------------------------------------------------- the trainer
 
 
@@ -294,15 +190,17 @@ class PPOTrainer:
         if policy.peft_config is not None:
             from peft import get_peft_model
 
-            model.enable_input_require_grads()  # with gradient checkpointing, blocks need a grad-requiring input
-            self.ref_model = None  # the adapter-disabled model is the reference
+            ref_model = None  # the adapter-disabled model is the reference
             model = get_peft_model(model, policy.peft_config)
         else:
-            self.ref_model = copy.deepcopy(model).eval().requires_grad_(False) if cfg.kl_coef > 0 else None
+            ref_model = copy.deepcopy(model).eval().requires_grad_(False) if cfg.kl_coef > 0 else None
         self.model = model
+        self.ref_model = ref_model
         self.device = next(model.parameters()).device
+        self.forward = PolicyForward(model, cfg.temperature, ref_model,
+                                     gradient_checkpointing=bool(policy.gradient_checkpointing))
         self.head = ValueHead(model.config.hidden_size).to(self.device)
-        self.eos_ids = self._eos_ids(model, self.tokenizer)
+        self.eos_ids = eos_token_ids(model, self.tokenizer)
         params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
             [{"params": params, "lr": cfg.learning_rate},
@@ -313,15 +211,6 @@ class PPOTrainer:
 
         self.scheduler = get_scheduler(cfg.lr_scheduler_type, self.optimizer, num_warmup_steps=cfg.warmup_steps,
                                        num_training_steps=cfg.max_steps)
-
-    @staticmethod
-    def _eos_ids(model, tokenizer) -> set[int]:
-        eos = model.generation_config.eos_token_id
-        eos = eos if isinstance(eos, (list, tuple)) else [eos]
-        ids = {int(e) for e in eos if e is not None}
-        if tokenizer.eos_token_id is not None:
-            ids.add(int(tokenizer.eos_token_id))
-        return ids
 
     # -- checkpoints
 
@@ -381,7 +270,8 @@ class PPOTrainer:
         columns = {k: v for k, v in rows.items() if k != "prompt"}
         prompt_ids = self.prompt_ids(prompts)
         self.model.eval()
-        completion_ids = sample(self.model, self.tokenizer, prompt_ids, cfg, self.eos_ids)
+        completion_ids = sample(self.model, self.tokenizer, prompt_ids, max_new_tokens=cfg.max_completion_length,
+                                temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k, eos_ids=self.eos_ids)
         texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
         conversational = not isinstance(prompts[0], str)
         completions = [[{"role": "assistant", "content": t}] if conversational else t for t in texts]
@@ -405,21 +295,21 @@ class PPOTrainer:
         cfg = self.cfg
         n = len(prompt_ids)
         micro = cfg.per_device_batch_size
-        pad = self.tokenizer.pad_token_id
-        _, _, mask, _ = collate(prompt_ids, completion_ids, pad)
-        T = mask.shape[1]
-        old_logprobs, old_values, ref_logprobs = (torch.zeros(n, T) for _ in range(3))
+        # the frozen trunk (if any) runs here, once for the rollout: every pass below starts above it
+        rollout = self.forward.encode_rollout(prompt_ids, completion_ids, self.tokenizer.pad_token_id, micro)
+        mask = rollout.completion_mask
+        old_logprobs, old_values = torch.zeros_like(mask), torch.zeros_like(mask)
+        ref_logprobs = torch.zeros_like(mask) if cfg.kl_coef > 0 else None
+        by_length = rollout.by_length()  # micro-batches of similar prompt lengths: little padding
         with torch.no_grad():
             for start in range(0, n, micro):
-                idx = slice(start, start + micro)
-                ids, att, m, P = collate(prompt_ids[idx], completion_ids[idx], pad)
-                t = m.shape[1]
-                lp, v = forward_tokens(self.model, self.head, ids, att, P, cfg.temperature)
-                old_logprobs[idx, :t], old_values[idx, :t] = lp.cpu(), v.cpu()
-                if cfg.kl_coef > 0:
-                    ref_logprobs[idx, :t] = self.ref_forward(ids, att, P)
-        ref = ref_logprobs if cfg.kl_coef > 0 else None
-        rewards = token_rewards(scores, old_logprobs, ref, mask, cfg.kl_coef)
+                rows = by_length[start : start + micro]
+                batch = rollout.select(rows)
+                t = batch.completion_ids.shape[1]
+                old_logprobs[rows, :t], old_values[rows, :t] = self.forward(batch, self.head)
+                if ref_logprobs is not None:
+                    ref_logprobs[rows, :t] = self.forward(batch, reference=True)[0]
+        rewards = token_rewards(scores.to(mask.device), old_logprobs, ref_logprobs, mask, cfg.kl_coef)
         advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
         if cfg.whiten_advantages:
             advantages = masked_whiten(advantages, mask)
@@ -431,20 +321,18 @@ class PPOTrainer:
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(n).tolist()  # global RNG, reseeded every step
             for mb_start in range(0, n, mini):
-                batch = order[mb_start : mb_start + mini]
-                tokens = mask[batch].sum()
+                minibatch = rollout.by_length(order[mb_start : mb_start + mini])  # same rows, less padding
+                tokens = mask[minibatch].sum()
                 stats = {"policy_loss": 0.0, "value_loss": 0.0, "clipfrac": 0.0}
                 self.optimizer.zero_grad(set_to_none=True)
-                for start in range(0, len(batch), micro):
-                    rows = batch[start : start + micro]
-                    ids, att, m, P = collate([prompt_ids[i] for i in rows], [completion_ids[i] for i in rows], pad)
-                    t = m.shape[1]
-                    lp, v = forward_tokens(self.model, self.head, ids, att, P, cfg.temperature)
-                    m = m.to(lp.device)
-                    pg, clipped = policy_loss_terms(lp, old_logprobs[rows, :t].to(lp.device),
-                                                    advantages[rows, :t].to(lp.device), cfg.cliprange)
-                    vf = value_loss_terms(v, old_values[rows, :t].to(v.device), returns[rows, :t].to(v.device),
-                                          cfg.cliprange_value)
+                for start in range(0, len(minibatch), micro):
+                    rows = minibatch[start : start + micro]
+                    batch = rollout.select(rows)
+                    t = batch.completion_ids.shape[1]
+                    m = mask[rows, :t]
+                    lp, v = self.forward(batch, self.head)
+                    pg, clipped = policy_loss_terms(lp, old_logprobs[rows, :t], advantages[rows, :t], cfg.cliprange)
+                    vf = value_loss_terms(v, old_values[rows, :t], returns[rows, :t], cfg.cliprange_value)
                     # sums over tokens / the mini-batch's token count = token mean over the mini-batch
                     pg_sum, vf_sum = (pg * m).sum() / tokens, (vf * m).sum() / tokens
                     (pg_sum + cfg.vf_coef * vf_sum).backward()
@@ -461,17 +349,10 @@ class PPOTrainer:
                 sums["grad_norm"] += float(grad_norm)
         self.optimizer.zero_grad(set_to_none=True)
         logs = {k: v / updates for k, v in sums.items()}
-        if cfg.kl_coef > 0:
-            logs["kl"] = float(masked_mean(old_logprobs - ref_logprobs, mask))
+        if ref_logprobs is not None:
+            logs["kl"] = float(masked_mean(kl_penalty(old_logprobs, ref_logprobs), mask))
         logs["value/mean"] = float(masked_mean(old_values, mask))
         return logs
-
-    @torch.no_grad()
-    def ref_forward(self, ids, att, P) -> torch.Tensor:
-        if self.ref_model is not None:
-            return forward_tokens(self.ref_model, None, ids, att, P, self.cfg.temperature)[0].cpu()
-        with self.model.disable_adapter():
-            return forward_tokens(self.model, None, ids, att, P, self.cfg.temperature)[0].cpu()
 
 
 def _mean_std(prefix: str, values: list[float]) -> dict:

@@ -1,4 +1,5 @@
-"""GAE, the PPO losses and the batch helpers of pbrl.algos.ppo, against numbers worked out by hand."""
+"""pbrl.algos.ppo_math (GAE, advantage whitening, the clipped PPO losses, the KL penalty) against
+numbers worked out by hand. The training loop's helpers are in test_ppo_loop.py."""
 
 from __future__ import annotations
 
@@ -7,15 +8,12 @@ import math
 import pytest
 import torch
 
-from pbrl.algos.ppo import (
-    PPOConfig,
-    collate,
-    completion_lengths,
+from pbrl.algos.ppo_math import (
     gae,
+    kl_penalty,
     masked_mean,
     masked_whiten,
     policy_loss_terms,
-    step_indices,
     token_rewards,
     value_loss_terms,
 )
@@ -102,27 +100,47 @@ def test_masked_whiten_uses_only_real_tokens():
     assert out.flatten().tolist() == pytest.approx([-1 / s, 0.0, 1 / s, 0.0], abs=1e-5)
 
 
-def test_collate_left_pads_prompts_and_right_pads_completions():
-    ids, attention, mask, prompt_len = collate([[1, 2], [3]], [[4], [5, 6]], pad_id=0)
-    assert prompt_len == 2
-    assert ids.tolist() == [[1, 2, 4, 0], [0, 3, 5, 6]]
-    assert attention.tolist() == [[1, 1, 1, 0], [0, 1, 1, 1]]
-    assert mask.tolist() == [[1.0, 0.0], [1.0, 1.0]]
+def test_gae_lambda_one_is_return_minus_value_and_lambda_zero_is_td_error():
+    rewards, values, mask = t([[1.0, 0.0, 2.0]]), t([[0.5, 1.0, 1.5]]), t([[1, 1, 1]])
+    # gamma=0.5, lam=1: A_t = discounted return - V_t.  G2 = 2, G1 = 0 + 0.5*2 = 1, G0 = 1 + 0.5*1 = 1.5
+    advantages, returns = gae(rewards, values, mask, gamma=0.5, lam=1.0)
+    assert advantages.tolist()[0] == pytest.approx([1.0, 0.0, 0.5])
+    assert returns.tolist()[0] == pytest.approx([1.5, 1.0, 2.0])  # the discounted returns themselves
+    # lam=0: A_t = r_t + gamma V_{t+1} - V_t = [1 + 0.5 - 0.5, 0 + 0.75 - 1, 2 + 0 - 1.5]
+    advantages, _ = gae(rewards, values, mask, gamma=0.5, lam=0.0)
+    assert advantages.tolist()[0] == pytest.approx([1.0, -0.25, 0.5])
 
 
-def test_completion_lengths_stop_after_first_eos():
-    assert completion_lengths(torch.tensor([[5, 2, 7], [2, 9, 9], [1, 1, 1]]), {2}) == [2, 1, 3]
+def test_kl_penalty_is_the_log_ratio_of_the_sampled_tokens():
+    assert kl_penalty(t([[-1.0, -2.0]]), t([[-1.5, -1.0]])).tolist()[0] == pytest.approx([0.5, -1.0])
+    # its mean over tokens sampled from pi estimates KL(pi || ref): here pi = (0.75, 0.25), ref = (0.5, 0.5)
+    pi, ref = torch.tensor([0.75, 0.25]), torch.tensor([0.5, 0.5])
+    exact = float((pi * (pi / ref).log()).sum())
+    estimate = float((pi * kl_penalty(pi.log(), ref.log())).sum())  # expectation over the samples
+    assert estimate == pytest.approx(exact)
 
 
-def test_step_indices_walk_seeded_permutations_epoch_by_epoch():
-    steps = [step_indices(5, 3, step, seed=7) for step in (1, 2, 3, 4)]
-    flat = [i for s in steps for i in s]
-    assert sorted(flat[:5]) == list(range(5)) and sorted(flat[5:10]) == list(range(5))
-    assert step_indices(5, 3, 2, seed=7) == steps[1]  # a function of (seed, step): resumable
-    assert flat[:5] != [i for s in (step_indices(5, 3, k, seed=8) for k in (1, 2)) for i in s][:5]
+def test_token_rewards_then_gae_whole_pipeline():
+    # one 2-token completion, score 1, kl_coef 0.5, log pi - log ref = [0.2, -0.2]; V = [0.1, 0.3]; gamma=lam=1
+    # rewards = [-0.1, 0.1 + 1] ; A1 = 1.1 - 0.3 = 0.8 ; A0 = -0.1 + 0.3 - 0.1 + 0.8 = 0.9 ; R = [1.0, 1.1]
+    rewards = token_rewards(t([1.0]), t([[-1.0, -1.2]]), t([[-1.2, -1.0]]), t([[1, 1]]), kl_coef=0.5)
+    assert rewards.tolist()[0] == pytest.approx([-0.1, 1.1])
+    advantages, returns = gae(rewards, t([[0.1, 0.3]]), t([[1, 1]]), gamma=1.0, lam=1.0)
+    assert advantages.tolist()[0] == pytest.approx([0.9, 0.8])
+    assert returns.tolist()[0] == pytest.approx([1.0, 1.1])
+    # whitened: mean 0.85, population std 0.05 -> [1, -1]
+    assert masked_whiten(advantages, t([[1, 1]])).tolist()[0] == pytest.approx([1.0, -1.0], abs=1e-3)
 
 
-@pytest.mark.parametrize("bad", [dict(temperature=0.0), dict(lam=1.5), dict(ppo_epochs=0), dict(mini_batch_size=0)])
-def test_config_rejects_bad_values(bad):
-    with pytest.raises(ValueError, match=next(iter(bad))):
-        PPOConfig(**bad)
+def test_policy_loss_at_ratio_one_is_minus_advantage_and_never_clipped():
+    logprobs = t([[-0.3, -2.0]])
+    losses, clipped = policy_loss_terms(logprobs, logprobs.clone(), t([[1.5, -0.5]]), cliprange=0.2)
+    assert losses.tolist()[0] == pytest.approx([-1.5, 0.5])
+    assert clipped.tolist()[0] == [0.0, 0.0]
+
+
+def test_value_loss_gradient_is_zero_where_the_clipped_term_wins():
+    values = torch.tensor([[0.5, 0.1]], requires_grad=True)
+    # t0: the clipped term (0.2 - 1)^2 wins: no gradient. t1: unclipped: d/dV 0.5 (V - R)^2 = V - R = -0.9
+    value_loss_terms(values, t([[0.0, 0.0]]), t([[1.0, 1.0]]), cliprange_value=0.2).sum().backward()
+    assert values.grad.tolist()[0] == pytest.approx([0.0, -0.9])
