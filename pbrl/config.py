@@ -41,7 +41,7 @@ class PolicyConfig:
     name: str = MISSING
     model: str = MISSING  # hub id, local folder, or pbrl:<name> from the model store
     revision: Optional[str] = None
-    dtype: str = "auto"  # auto = bfloat16 on CUDA, float32 on CPU
+    dtype: str = "auto"  # auto = bfloat16 on CUDA and on CPUs with native bfloat16 (AVX-512 BF16, AMX), else float32
     lora: Optional[LoraConfig] = None  # null = full fine-tuning
     gradient_checkpointing: bool = False
     attn_implementation: Optional[str] = None

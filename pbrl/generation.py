@@ -144,3 +144,42 @@ def stop_at_newline(model, tokenizer) -> None:
     eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
     eos = [eos] if isinstance(eos, int) else list(eos)
     config.eos_token_id = list(dict.fromkeys([*eos, *newline_token_ids(tokenizer)]))
+
+
+def prefill_repeated_prompts(model) -> None:
+    """Make `model.generate` run each distinct prompt through the model once when the batch repeats
+    prompts (GRPO/RLOO generate `num_generations` completions per prompt as repeated rows): the
+    prompt's key/value cache is computed for the distinct rows and copied to their repeats. On a
+    CPU, prefilling few-shot prompts is most of a rollout's cost; the answers equal those of plain
+    generation up to floating-point rounding (tests/test_generation.py)."""
+    plain_generate = model.generate
+
+    def generate_once_per_prompt(input_ids=None, attention_mask=None, **kwargs):
+        if input_ids is None or attention_mask is None or CACHE_ARGUMENT in kwargs or "past_key_values" in kwargs:
+            return plain_generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        distinct, row_of = repeated_rows(input_ids, attention_mask)
+        if len(distinct) == len(row_of) or input_ids.shape[1] < 2:
+            return plain_generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        ids, mask = input_ids[distinct, :-1], attention_mask[distinct, :-1]
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        with torch.no_grad():
+            cache = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True).past_key_values
+        cache.batch_select_indices(torch.tensor(row_of, device=input_ids.device))
+        kwargs[CACHE_ARGUMENT] = cache
+        return plain_generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
+    model.generate = generate_once_per_prompt
+
+
+def repeated_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[list[int], list[int]]:
+    """(indices of the distinct rows, for each row the position of its distinct row in that list)."""
+    seen: dict[tuple, int] = {}
+    distinct: list[int] = []
+    row_of: list[int] = []
+    for i, (ids, mask) in enumerate(zip(input_ids.tolist(), attention_mask.tolist())):
+        key = (tuple(ids), tuple(mask))
+        if key not in seen:
+            seen[key] = len(distinct)
+            distinct.append(i)
+        row_of.append(seen[key])
+    return distinct, row_of

@@ -30,12 +30,22 @@ def resolve_device(device: str) -> str:
 
 
 def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    """auto: bfloat16 on CUDA and on CPUs that multiply in bfloat16 natively (AVX-512 BF16, AMX, Arm
+    BF16: SmolLM2-135M generates 1.65x and trains 1.4x faster than in float32 on 2 EPYC cores,
+    benchmarks/policy_dtype.py); float32 on other CPUs, where bfloat16 is emulated and slower."""
     if dtype == "auto":
-        return torch.bfloat16 if device == "cuda" else torch.float32
+        return torch.bfloat16 if device == "cuda" or cpu_has_native_bfloat16() else torch.float32
     try:
         return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     except KeyError:
         raise ValueError(f"unknown policy.dtype '{dtype}'; choose one of: auto, float32, bfloat16, float16") from None
+
+
+def cpu_has_native_bfloat16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def load_tokenizer(name_or_path: str, chat_template: str | None = None, revision: str | None = None):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pbrl.algos.interface import Trained
 from pbrl.algos.trl_training import train_trl, training_arguments
+from pbrl.generation import prefill_repeated_prompts
 
 
 def config_class(trainer: str):
@@ -53,4 +54,5 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
     )
+    prefill_repeated_prompts(trainer.model)  # TRL repeats each prompt num_generations times
     return train_trl(trainer, policy.tokenizer, run_dir, tracker, reward_set)
