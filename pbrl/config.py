@@ -110,6 +110,7 @@ class DataConfig:
     few_shot: int = 0  # worked exemplars in the prompt (the dataset's own; MGSM's for the benchmarks)
     stop_at_newline: bool = False  # one-line answers: generation ends at the first line break
     split_seed: int = 0
+    train_order: str = "balanced"  # balanced: each language once per len(train langs) rows (pbrl.data.order) | shuffled
     hub_ids: Dict[str, str] = field(default_factory=dict)
 
 

@@ -72,6 +72,7 @@ def generate(
         do_sample=sampling,
         num_return_sequences=num_return_sequences,
         pad_token_id=tokenizer.pad_token_id,
+        logits_to_keep=1,  # not the prompt's logits (49k wide per token); a PEFT wrapper hides this default
     )
     if min_new_tokens:
         gen_kwargs["min_new_tokens"] = min_new_tokens

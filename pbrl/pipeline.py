@@ -105,6 +105,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
 
     from pbrl.algos import train
     from pbrl.data import Example, load_splits
+    from pbrl.data.order import training_order
     from pbrl.data.prompts import make_prompter
     from pbrl.generation import stop_at_newline
     from pbrl.evaluation import evaluate
@@ -173,6 +174,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         with state.main_process_first():
             references = stages.run("pivot", run_dir / "references.jsonl", compute_references, read_jsonl)
         rows = training_rows(split["train"], references, prompter)
+        rows = [rows[i] for i in training_order([r["lang"] for r in rows], cfg.seed, cfg.data.train_order)]
         log.info("training rows: %d (%d problems with a verified reference)", len(rows), len(references))
         if not rows:
             raise RuntimeError("no training rows: every pivot reference failed verification (see references.jsonl)")

@@ -35,6 +35,7 @@ def build_config(
         temperature=algo_cfg.temperature,
         beta=algo_cfg.beta,
         reward_weights=reward_weights,
+        shuffle_dataset=False,  # the pipeline orders the rows (pbrl.data.order)
     )
     return config_class(algo_cfg.trainer)(**kwargs)
 

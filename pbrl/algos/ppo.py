@@ -38,7 +38,8 @@ optimizer update each; default: the whole rollout), each forwarded in micro-batc
 `per_device_batch_size` rows of similar prompt length (few padding tokens; the gradient is that of
 the whole mini-batch whatever its split). The rollout is generated in one `generate` call (as TRL generates a GRPO
 step's completions together). `max_steps`, `save_steps`, `logging_steps` and the learning-rate schedule
-count these steps. Prompts are drawn in a seeded random order, epoch after epoch over the dataset.
+count these steps. Prompts are taken in the pipeline's order (pbrl.data.order) on the first pass over the dataset,
+in seeded random orders on later ones.
 
 Determinism: the data order and the torch RNG are functions of (seed, step), and checkpoints hold the
 weights, value head, optimizer, scheduler and Python/NumPy RNG states, so a run killed and resumed
@@ -159,6 +160,9 @@ def build_config(algo_cfg) -> PPOConfig:
 
 
 def prompt_order(num_rows: int, seed: int, epoch: int) -> list[int]:
+    """The first pass over the rows keeps the pipeline's order (pbrl.data.order); later ones reshuffle."""
+    if epoch == 0:
+        return list(range(num_rows))
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(num_rows, generator=generator).tolist()
 
