@@ -201,6 +201,7 @@ def evaluate(
             prompts,
             max_new_tokens=max_new_tokens,
             batch_size=eval_cfg.batch_size,
+            max_batch_tokens=eval_cfg.max_batch_tokens,
             temperature=0.0,
             desc=desc,
         )

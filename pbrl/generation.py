@@ -48,6 +48,7 @@ def generate(
     top_p: float = 1.0,
     min_new_tokens: int = 0,
     share_prefix: bool = True,
+    max_batch_tokens: int | None = None,
 ) -> list[list[str]]:
     """Return `num_return_sequences` completions for each prompt (greedy when temperature == 0).
 
@@ -55,7 +56,9 @@ def generate(
     prompt) share a batch; with `share_prefix`, the tokens all prompts of a batch start with are run
     through the model once and their key/value cache is copied to every row, instead of once per
     prompt (few-shot prompts on a CPU: most of the work). Answers equal those of plain batched
-    generation up to floating-point rounding.
+    generation up to floating-point rounding. With `max_batch_tokens`, a batch also holds no more
+    than that many prompt tokens (rows x longest prompt): long prompts (Bengali: 3x the tokens of
+    German) come in smaller batches, which bounds the prefill's transient memory.
     """
     texts = [render_prompt(tokenizer, p) for p in prompts]
     token_ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
@@ -82,8 +85,9 @@ def generate(
         gen_kwargs.update(temperature=None, top_p=None, top_k=None)
     try:
         torch.manual_seed(seed)
-        for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
-            idx = order[start : start + batch_size]
+        batches = token_budget_batches([len(token_ids[i]) for i in order], batch_size, max_batch_tokens)
+        for batch in tqdm(batches, desc=desc, unit="batch", leave=False):
+            idx = [order[j] for j in batch]
             rows = [token_ids[i] for i in idx]
             shared = shared_prefix_length(rows) if share_prefix and num_return_sequences == 1 else 0
             inputs = padded_batch(rows, shared if shared >= MIN_SHARED_PREFIX else 0, tokenizer.pad_token_id)
@@ -99,6 +103,24 @@ def generate(
     finally:
         model.train(was_training)
     return results
+
+
+def token_budget_batches(lengths: list[int], batch_size: int, max_tokens: int | None = None) -> list[list[int]]:
+    """Consecutive positions grouped into batches of at most `batch_size` rows and (if given)
+    `max_tokens` = rows x longest row; a row longer than the budget gets a batch of its own."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for position, length in enumerate(lengths):
+        widest = max(longest, length)
+        if current and (len(current) == batch_size or (max_tokens and (len(current) + 1) * widest > max_tokens)):
+            batches.append(current)
+            current, widest = [], length
+        current.append(position)
+        longest = widest
+    if current:
+        batches.append(current)
+    return batches
 
 
 def shared_prefix_length(rows: list[list[int]]) -> int:
@@ -164,7 +186,8 @@ def prefill_repeated_prompts(model) -> None:
         ids, mask = input_ids[distinct, :-1], attention_mask[distinct, :-1]
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         with torch.no_grad():
-            cache = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True).past_key_values
+            cache = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                          logits_to_keep=1).past_key_values
         cache.batch_select_indices(torch.tensor(row_of, device=input_ids.device))
         kwargs[CACHE_ARGUMENT] = cache
         return plain_generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)

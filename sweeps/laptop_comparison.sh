@@ -13,9 +13,9 @@ seeds=${SEEDS:-0,1,2}
 python=${PYTHON:-python}
 common=(name=comparison "seed=$seeds" "$@")
 "$python" -m pbrl.run -m algo=grpo reward=accuracy,embed,hybrid "${common[@]}"
-# conf/algo/ppo.yaml already has the GRPO preset's steps, learning rate, completions per step (8),
-# completion length and temperature; SFT gets them here (8 examples per step)
-"$python" -m pbrl.run -m algo=ppo reward=hybrid "${common[@]}"
+# SFT gets the GRPO preset's steps, learning rate, examples per step (8), completion length and
+# temperature here; conf/algo/ppo.yaml already has them. PPO (the slowest arm) runs last.
 same=(algo.max_steps=16 algo.learning_rate=2e-3 algo.per_device_batch_size=8 algo.gradient_accumulation_steps=1
       algo.max_completion_length=40 algo.temperature=0.7)
 "$python" -m pbrl.run -m algo=sft reward=hybrid "${same[@]}" "${common[@]}"
+"$python" -m pbrl.run -m algo=ppo reward=hybrid "${common[@]}"
