@@ -22,7 +22,8 @@ def test_scripted_model_scores_per_language(monkeypatch):
     seen = {}
 
     def scripted(
-        model, tokenizer, prompts, max_new_tokens, batch_size, temperature=0.0, num_return_sequences=1, seed=0, desc=""
+        model, tokenizer, prompts, max_new_tokens, batch_size, temperature=0.0, num_return_sequences=1, seed=0, desc="",
+        max_batch_tokens=None,
     ):
         seen.update(n=len(prompts), temperature=temperature, max_new_tokens=max_new_tokens)
         out = []
