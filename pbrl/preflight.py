@@ -155,6 +155,7 @@ def check_numbers(cfg) -> None:
     if cfg.algo.trainer in ("grpo", "rloo"):
         _number(cfg, "algo.num_generations", low=2, integer=True, example="4")  # group baselines need 2+
     _number(cfg, "pivot.temperature", low=0, example="0.0")
+    _number(cfg, "eval.max_batch_tokens", low=1, integer=True, allow=(None,), example="4096")
     for key in ("data.train_size", "data.eval_size"):
         _number(cfg, key, low=1, integer=True, allow=(-1,), example="32")
     for key in ("data.few_shot", "eval.few_shot"):
@@ -242,6 +243,10 @@ def check_data(cfg) -> None:
     data, root = cfg.data, cfg.paths.data_root
     if data.train_source not in ("parallel", "translate"):
         raise ConfigError(f"unknown data.train_source '{data.train_source}'; choose one of: parallel, translate")
+    from pbrl.data.order import ORDERS
+
+    if data.train_order not in ORDERS:
+        raise ConfigError(f"unknown data.train_order '{data.train_order}'; choose one of: {', '.join(ORDERS)}")
     train_langs = list(cfg.langs.train)
     if data.train_size != 0 and train_langs:
         source_langs = train_langs if data.train_source == "parallel" else ["en"]

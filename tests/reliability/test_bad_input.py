@@ -43,6 +43,8 @@ RUN_CASES = [
     ("pivot samples 0", ["pivot.num_samples=0"], "pivot.num_samples=0"),
     ("pivot temperature NaN", ["pivot.temperature=nan"], "pivot.temperature=nan"),
     ("train size 0", ["data.train_size=0"], "data.train_size=0"),
+    ("unknown train order", ["data.train_order=random"], "data.train_order 'random'"),
+    ("eval token budget 0", ["eval.max_batch_tokens=0"], "eval.max_batch_tokens=0"),
     ("eval tokens 0", ["eval.max_new_tokens=0"], "eval.max_new_tokens=0"),
     ("LoRA dropout 1.5", ["policy=smollm2_135m", "policy.lora.dropout=1.5"], "policy.lora.dropout=1.5"),
     ("negative seed", ["seed=-1"], "seed=-1"),
