@@ -174,7 +174,7 @@ def prefill_repeated_prompts(model) -> None:
     prompts (GRPO/RLOO generate `num_generations` completions per prompt as repeated rows): the
     prompt's key/value cache is computed for the distinct rows and copied to their repeats. On a
     CPU, prefilling few-shot prompts is most of a rollout's cost; the answers equal those of plain
-    generation up to floating-point rounding (tests/test_generation.py)."""
+    generation up to floating-point rounding (tests/unit/test_generation_stop.py)."""
     plain_generate = model.generate
 
     def generate_once_per_prompt(input_ids=None, attention_mask=None, **kwargs):
