@@ -109,17 +109,13 @@ def token_budget_batches(lengths: list[int], batch_size: int, max_tokens: int | 
     """Consecutive positions grouped into batches of at most `batch_size` rows and (if given)
     `max_tokens` = rows x longest row; a row longer than the budget gets a batch of its own."""
     batches: list[list[int]] = []
-    current: list[int] = []
-    longest = 0
     for position, length in enumerate(lengths):
-        widest = max(longest, length)
-        if current and (len(current) == batch_size or (max_tokens and (len(current) + 1) * widest > max_tokens)):
-            batches.append(current)
-            current, widest = [], length
-        current.append(position)
-        longest = widest
-    if current:
-        batches.append(current)
+        current = batches[-1] if batches else []
+        widest = max([length, *(lengths[p] for p in current)])
+        if not current or len(current) == batch_size or (max_tokens and (len(current) + 1) * widest > max_tokens):
+            batches.append([position])
+        else:
+            current.append(position)
     return batches
 
 
