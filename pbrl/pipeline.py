@@ -110,7 +110,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
     from pbrl.generation import stop_at_newline
     from pbrl.evaluation import evaluate
     from pbrl.pivot import build_references
-    from pbrl.policy import load_policy, merged_adapter, resolve_device
+    from pbrl.policy import load_policy, resolve_device
     from pbrl.report import write_report
     from pbrl.rewards import build_reward
     from pbrl.tracking import make_tracker, redact
@@ -194,11 +194,10 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
                                                 run_dir / "lm_eval" / when, f"eval {when}", split["eval"])
                 else:
                     # the untrained policy is the base model: its answers are shared by every run that asks the same
-                    with merged_adapter(policy.model):
-                        result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
-                                          data_root=cfg.paths.data_root, prompter=prompter,
-                                          cache_key=f"{policy.name_or_path}@{cfg.policy.revision}" if when == "before" else None,
-                                          cache_dir=cache / "eval")
+                    result = evaluate(policy.model, policy.tokenizer, split["eval"], cfg.eval, desc=f"eval {when}",
+                                      data_root=cfg.paths.data_root, prompter=prompter,
+                                      cache_key=f"{policy.name_or_path}@{cfg.policy.revision}" if when == "before" else None,
+                                      cache_dir=cache / "eval")
                 atomic_write_json(path, result)
                 return result
 

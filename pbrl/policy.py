@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,22 +99,3 @@ def load_policy(policy_cfg, cache_dir: str | os.PathLike, device: str, adapter: 
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return Policy(name_or_path, model, tokenizer, lora_config(policy_cfg.lora), bool(policy_cfg.gradient_checkpointing))
-
-
-@contextmanager
-def merged_adapter(model):
-    """LoRA weights folded into the base weights while the block runs (no-op for a plain model).
-
-    Generation through PEFT's wrapped layers costs an extra pair of matmuls per adapted module (the
-    default's evaluation after training ran ~27 % slower than the base model's); merged, it costs
-    what the base model costs, and gives the weights a resumed run evaluates (`load_policy` merges).
-    """
-    merge = getattr(model, "merge_adapter", None)
-    if merge is None:
-        yield model
-        return
-    merge()
-    try:
-        yield model
-    finally:
-        model.unmerge_adapter()
