@@ -76,11 +76,12 @@ def first_significant(run_dir: Path, cfg_overrides: list[str], every: int) -> li
                 for row in read_jsonl(run_dir / "examples.jsonl") if row["split"] == "eval"]
     prompter = make_prompter(cfg.data.prompt_style, cfg.data.few_shot, cfg.data.train_dataset,
                              [*cfg.langs.train, *cfg.langs.eval], cfg.paths.data_root)
-    before = json.loads((run_dir / "eval_before.json").read_text())["predictions"]
+    before_result = json.loads((run_dir / "eval_before.json").read_text())
+    before = before_result["predictions"]
     steps = {m["step"]: m["seconds"] for m in read_jsonl(run_dir / "metrics.jsonl")}
     summary = json.loads((run_dir / "summary.json").read_text())
-    eval_seconds = summary["stage_timings"]["eval_before"]["seconds"]
-    start_seconds = summary["stage_timings"].get("data", {}).get("seconds", 0) + eval_seconds
+    before_timing = summary["stage_timings"]["eval_before"]
+    data_seconds = summary["stage_timings"].get("data", {}).get("seconds", 0)
     checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     curve = []
     for path in checkpoints:
@@ -88,11 +89,16 @@ def first_significant(run_dir: Path, cfg_overrides: list[str], every: int) -> li
         policy = load_policy(cfg.policy, cache, "cpu", adapter=path)
         if cfg.data.stop_at_newline:
             stop_at_newline(policy.model, policy.tokenizer)
+        start = time.perf_counter()
         with torch.no_grad():
             after = evaluate(policy.model, policy.tokenizer, examples, cfg.eval, desc=f"eval {path.name}",
                              prompter=prompter)["predictions"]
+        eval_seconds = time.perf_counter() - start
+        # untrained answers served from the greedy cache took ~0 s; a first run generates them: count one evaluation
+        cached = before_timing.get("reused") or before_result.get("responses_reused")
+        before_seconds = eval_seconds if cached else before_timing["seconds"]
+        minutes = (data_seconds + before_seconds + sum(s for k, s in steps.items() if k <= step) + eval_seconds) / 60
         change = paired_changes(before, after)["non_en_avg"]
-        minutes = (start_seconds + sum(s for k, s in steps.items() if k <= step) + eval_seconds) / 60
         curve.append({"step": step, "minutes": round(minutes, 1), "delta": change["delta"],
                       "ci": change["delta_ci"], "significant": change["excludes_0"]})
         print(f"  step {step:3d} ({minutes:5.1f} min): non-English Δ {100 * change['delta']:+.1f} pp "

@@ -191,7 +191,8 @@ def evaluate(
     cached = None
     if cache_key is not None and cache_dir is not None:
         cached = responses_cache_file(cache_dir, cache_key, model, tokenizer, prompts, max_new_tokens)
-    if cached is not None and cached.exists():
+    reused = cached is not None and cached.exists()
+    if reused:
         responses = read_json(cached)
         log.info("%s: reusing %d greedy responses of the same model and prompts (%s)", desc, len(responses), cached)
     else:
@@ -217,6 +218,7 @@ def evaluate(
         {k: row[k] for k in ("id", "lang", "response", "pred", "correct", "detected_lang")} | _extra(row)
         for row in result["predictions"]
     ]
+    result["responses_reused"] = reused  # answers from the cache: this evaluation's time is not a generation's
     for lang, m in sorted(result["languages"].items()):
         log.info("%s %s: n=%d accuracy=%.3f fidelity=%.3f", desc, lang, m["n"], m["accuracy"], m["fidelity"])
     return result

@@ -37,6 +37,7 @@ def test_second_evaluation_reuses_the_cached_answers(tiny, tmp_path, monkeypatch
                      cache_key="tiny@None", cache_dir=tmp_path)
     assert again["predictions"] == first["predictions"]
     assert again["languages"] == first["languages"]
+    assert (first["responses_reused"], again["responses_reused"]) == (False, True)
 
 
 @pytest.mark.parametrize("change", ["prompt", "model", "length"])
