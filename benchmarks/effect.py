@@ -81,6 +81,8 @@ def first_significant(run_dir: Path, cfg_overrides: list[str], every: int) -> li
     steps = {m["step"]: m["seconds"] for m in read_jsonl(run_dir / "metrics.jsonl")}
     summary = json.loads((run_dir / "summary.json").read_text())
     before_timing = summary["stage_timings"]["eval_before"]
+    # untrained answers served from the greedy cache took ~0 s; a first run generates them: count one evaluation
+    before_cached = before_timing.get("reused") or before_result.get("responses_reused")
     data_seconds = summary["stage_timings"].get("data", {}).get("seconds", 0)
     checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     curve = []
@@ -94,9 +96,7 @@ def first_significant(run_dir: Path, cfg_overrides: list[str], every: int) -> li
             after = evaluate(policy.model, policy.tokenizer, examples, cfg.eval, desc=f"eval {path.name}",
                              prompter=prompter)["predictions"]
         eval_seconds = time.perf_counter() - start
-        # untrained answers served from the greedy cache took ~0 s; a first run generates them: count one evaluation
-        cached = before_timing.get("reused") or before_result.get("responses_reused")
-        before_seconds = eval_seconds if cached else before_timing["seconds"]
+        before_seconds = eval_seconds if before_cached else before_timing["seconds"]
         minutes = (data_seconds + before_seconds + sum(s for k, s in steps.items() if k <= step) + eval_seconds) / 60
         change = paired_changes(before, after)["non_en_avg"]
         curve.append({"step": step, "minutes": round(minutes, 1), "delta": change["delta"],

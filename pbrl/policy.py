@@ -31,9 +31,9 @@ def resolve_device(device: str) -> str:
 
 def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     """auto: bfloat16 on CUDA and on CPUs that multiply in bfloat16 natively (AVX-512 BF16, AMX, as
-    oneDNN reports): on 2 EPYC cores SmolLM2-135M with LoRA evaluates and trains ~1.2x faster than in float32,
-    benchmarks/cpu_speedups.py; 4 default GRPO steps 1.38x); float32 on other CPUs, where bfloat16
-    is emulated and slower."""
+    oneDNN reports; on 2 EPYC cores SmolLM2-135M with LoRA evaluates 1.07-1.19x and trains 1.22-1.24x
+    faster than in float32, benchmarks/cpu_speedups.py); float32 on other CPUs, where bfloat16 is
+    emulated and slower."""
     if dtype == "auto":
         return torch.bfloat16 if device == "cuda" or cpu_has_native_bfloat16() else torch.float32
     try:
