@@ -50,18 +50,20 @@ def stage_table(run_dir: Path, tokenizer) -> list[tuple[str, float, str]]:
     tokens = generated_tokens(run_dir, tokenizer)
     rows = []
     for name, timing in stages.items():
-        when = name.removeprefix("eval_")
-        note = "reused" if timing.get("reused") else ""
-        if name.startswith("eval_") and when not in tokens and (run_dir / f"{name}.json").exists():
+        when, seconds = name.removeprefix("eval_"), timing["seconds"]
+        note = ""
+        if timing.get("reused"):
+            note = "reused"
+        elif when in tokens and seconds > 0:
+            note = f"{tokens[when] / seconds:.1f} generated tokens/s"
+        elif name.startswith("eval_") and when not in tokens and (run_dir / f"{name}.json").exists():
             note = "answers from the cache"
-        if when in tokens and timing["seconds"] > 0 and not timing.get("reused"):
-            note = f"{tokens[when] / timing['seconds']:.1f} generated tokens/s"
-        if name == "train" and metrics and timing["seconds"] > 0 and not timing.get("reused"):
-            note = f"{len(metrics)} steps, {timing['seconds'] / len(metrics):.1f} s/step"
+        elif name == "train" and metrics and seconds > 0:
+            note = f"{len(metrics)} steps, {seconds / len(metrics):.1f} s/step"
             lengths = [m["completions/mean_length"] for m in metrics if m.get("completions/mean_length") is not None]
             if lengths:  # sampled completions: not SFT
                 note += f", mean completion {sum(lengths) / len(lengths):.1f} tokens"
-        rows.append((name, timing["seconds"], note))
+        rows.append((name, seconds, note))
     return rows
 
 
