@@ -14,10 +14,10 @@ python=${PYTHON:-python}
 common=(name=comparison "seed=$seeds" "$@")
 "$python" -m pbrl.run -m algo=grpo reward=accuracy,embed,hybrid "${common[@]}"
 # SFT gets the GRPO preset's steps, learning rate, examples per step (8), completion length and
-# temperature here; conf/algo/ppo.yaml already has them. PPO (the slowest arm) runs last, in float32,
-# the precision its CPU speed was measured in (~26 s per step; one bfloat16 step took 445 s, but with
-# another run on the same 2 cores: not a clean measurement).
+# temperature here; conf/algo/ppo.yaml already has them. PPO (the slowest arm: 4 epochs over each
+# rollout, ~19 s a step on 2 cores) runs last, in the policy's default precision like every other arm,
+# so all arms start from the same untrained policy and share its evaluation.
 same=(algo.max_steps=16 algo.learning_rate=1e-3 algo.per_device_batch_size=8 algo.gradient_accumulation_steps=1
       algo.max_completion_length=40 algo.temperature=0.7)
 "$python" -m pbrl.run -m algo=sft reward=hybrid "${same[@]}" "${common[@]}"
-"$python" -m pbrl.run -m algo=ppo reward=hybrid policy.dtype=float32 "${common[@]}"
+"$python" -m pbrl.run -m algo=ppo reward=hybrid "${common[@]}"
