@@ -1,0 +1,124 @@
+"""Does a finished run's gain hold on held-out problems nobody has looked at? The untrained policy and
+each run's final adapter answer N more problems of the run's evaluation split, none of them in the
+run's evaluation or training set; prints the paired change of the non-English average (and English)
+on the run's own problems, on the new ones and on both, per run and pooled over the runs.
+
+    python benchmarks/more_problems.py runs/comparison/algo=grpo,reward=hybrid,seed=* --n 64
+
+Why not rerun with a larger `data.eval_size`: the evaluation and training problems come from one
+seeded draw, so a larger evaluation set also changes the training problems, and with them the run.
+The runs must share one evaluation set and config apart from seed/algo/reward (a sweep's arms do).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_overrides(run_dir: Path) -> list[str]:
+    import yaml
+
+    return list(yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or [])
+
+
+def extra_problems(cfg, run_dir: Path, n: int, seed: int = 0) -> list:
+    """n problems (in every evaluation language) of the run's evaluation dataset, split and levels that
+    are neither among the run's evaluation nor its training problems."""
+    from pbrl.data import _at_levels, _common_ids, load_examples
+
+    rows = read_jsonl(run_dir / "examples.jsonl")
+    used = {r["id"] for r in rows}
+    data = cfg.data
+    langs = list(cfg.langs.eval)
+    pool = load_examples(data.eval_dataset, langs, cfg.paths.data_root, data.hub_ids, data.eval_split,
+                         data.number_scale)
+    fresh = [i for i in _at_levels(pool, _common_ids(pool), data.eval_levels, data.eval_dataset) if i not in used]
+    if n > len(fresh):
+        raise SystemExit(f"--n {n}: only {len(fresh)} {data.eval_split} problems are left outside the run; "
+                         f"pass --n {len(fresh)} or less")
+    chosen = set(random.Random(seed).sample(fresh, n))
+    return [e for lang in langs for e in pool[lang] if e.id in chosen]
+
+
+def tagged(predictions: list[dict], tag: str) -> list[dict]:
+    """Rows of different runs made distinct, so that a pooled bootstrap pairs each run with itself."""
+    return [{**p, "id": f"{tag}/{p['id']}"} for p in predictions]
+
+
+def answers(cfg, adapter, examples, desc: str) -> list[dict]:
+    import torch
+
+    from pbrl.data.prompts import make_prompter
+    from pbrl.evaluation import evaluate
+    from pbrl.generation import stop_at_newline
+    from pbrl.policy import load_policy
+
+    policy = load_policy(cfg.policy, Path(cfg.paths.cache).expanduser(), "cpu", adapter=adapter)
+    if cfg.data.stop_at_newline:
+        stop_at_newline(policy.model, policy.tokenizer)
+    prompter = make_prompter(cfg.data.prompt_style, cfg.data.few_shot, cfg.data.train_dataset,
+                             [*cfg.langs.train, *cfg.langs.eval], cfg.paths.data_root)
+    start = time.perf_counter()
+    with torch.no_grad():
+        result = evaluate(policy.model, policy.tokenizer, examples, cfg.eval, desc=desc, prompter=prompter)
+    print(f"{desc}: {time.perf_counter() - start:.0f} s", flush=True)
+    return result["predictions"]
+
+
+def describe(change: dict) -> str:
+    low, high = change["delta_ci"]
+    return f"{100 * change['delta']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{'*' if change['excludes_0'] else ''}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="finished run folders (with checkpoints/final)")
+    parser.add_argument("--n", type=int, default=64, help="new problems per language")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import torch
+
+    from pbrl.config import compose_config
+    from pbrl.stats import paired_changes
+
+    torch.set_num_threads(args.threads)
+    cfg = compose_config(run_overrides(args.runs[0]))
+    examples = extra_problems(cfg, args.runs[0], args.n)
+    eval_ids = {r["id"] for r in read_jsonl(args.runs[0] / "examples.jsonl") if r["split"] == "eval"}
+    before_new = answers(cfg, None, examples, "untrained, new problems")
+    pooled = {"own": ([], []), "new": ([], []), "both": ([], [])}
+    for run in args.runs:
+        if {r["id"] for r in read_jsonl(run / "examples.jsonl") if r["split"] == "eval"} != eval_ids:
+            raise SystemExit(f"{run}: its evaluation problems differ from {args.runs[0]}'s; pass runs of one sweep")
+        run_cfg = compose_config(run_overrides(run))
+        after_new = answers(run_cfg, run / "checkpoints" / "final", examples, f"{run.name}, new problems")
+        before_own = json.loads((run / "eval_before.json").read_text())["predictions"]
+        after_own = json.loads((run / "eval_after.json").read_text())["predictions"]
+        sets = {"own": (before_own, after_own), "new": (before_new, after_new),
+                "both": (before_own + before_new, after_own + after_new)}
+        line = []
+        for name, (before, after) in sets.items():
+            pooled[name][0].extend(tagged(before, run.name))
+            pooled[name][1].extend(tagged(after, run.name))
+            change = paired_changes(before, after)
+            line.append(f"{name}: non-en {describe(change['non_en_avg'])}, en {describe(change['languages']['en'])}")
+        print(f"{run.name}  " + " | ".join(line), flush=True)
+    if len(args.runs) > 1:
+        line = [f"{name}: non-en {describe(paired_changes(*rows)['non_en_avg'])}" for name, rows in pooled.items()]
+        print(f"pooled over {len(args.runs)} runs  " + " | ".join(line))
+    per_lang = len(eval_ids)
+    print(f"(own: the run's {per_lang} problems per language; new: {args.n} more; both: {per_lang + args.n}; "
+          "paired 95 % bootstrap intervals, * = excludes 0)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""benchmarks/more_problems.py draws new evaluation problems that the run neither evaluated nor trained on."""
+import importlib.util
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from pbrl.config import compose_config
+from pbrl.data import load_splits
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("more_problems", ROOT / "benchmarks" / "more_problems.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def default_run(tmp_path):
+    """The default run's examples.jsonl (its real 32 evaluation and 256 training problems), no model."""
+    cfg = compose_config([])
+    split = load_splits(cfg.data, list(cfg.langs.train), list(cfg.langs.eval), cfg.paths.data_root, tmp_path)
+    rows = [{"split": name, **asdict(e)} for name in ("train", "eval") for e in split[name]]
+    (tmp_path / "examples.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    return cfg, tmp_path, rows
+
+
+def test_new_problems_are_outside_the_run_and_parallel(default_run):
+    cfg, run_dir, rows = default_run
+    extra = load_benchmark().extra_problems(cfg, run_dir, 64)
+    ids = {e.id for e in extra}
+    assert len(ids) == 64
+    assert not ids & {r["id"] for r in rows}  # neither evaluated nor trained on
+    assert {e.lang for e in extra} == set(cfg.langs.eval)
+    assert len(extra) == 64 * len(cfg.langs.eval)  # the same problems in every language
+    assert {e.level for e in extra} == set(cfg.data.eval_levels)
+
+
+def test_asking_for_more_than_is_left_names_the_limit(default_run):
+    cfg, run_dir, _ = default_run
+    with pytest.raises(SystemExit, match=r"--n 1000: only 128 test problems are left outside the run"):
+        load_benchmark().extra_problems(cfg, run_dir, 1000)
+
+
+def test_pooled_rows_stay_paired_per_run():
+    tagged = load_benchmark().tagged([{"id": "wp-1", "lang": "de", "correct": True}], "seed=2")
+    assert tagged == [{"id": "seed=2/wp-1", "lang": "de", "correct": True}]
