@@ -48,9 +48,16 @@ def extra_problems(cfg, run_dir: Path, n: int, seed: int = 0) -> list:
     return [e for lang in langs for e in pool[lang] if e.id in chosen]
 
 
-def tagged(predictions: list[dict], tag: str) -> list[dict]:
-    """Rows of different runs made distinct, so that a pooled bootstrap pairs each run with itself."""
-    return [{**p, "id": f"{tag}/{p['id']}"} for p in predictions]
+def pooled_change(befores: list[list[dict]], afters: list[list[dict]]):
+    """Non-English change pooled over runs as `analysis.report` pools seeds: each problem's outcome is
+    its share of right answers over the runs, and the bootstrap resamples whole problems."""
+    from pbrl.stats import ENGLISH, LanguageOutcomes, average_change
+
+    table = LanguageOutcomes.from_rows([*befores, *afters])
+    k = len(befores)
+    table = table.pooled([list(range(k)), list(range(k, 2 * k))])
+    change = average_change(table, [lang for lang in table.languages if lang != ENGLISH])
+    return {"delta": change.value, "delta_ci": (change.lo, change.hi), "excludes_0": change.excludes_zero}
 
 
 def answers(cfg, adapter, examples, desc: str) -> list[dict]:
@@ -95,7 +102,7 @@ def main() -> None:
     examples = extra_problems(cfg, args.runs[0], args.n)
     eval_ids = {r["id"] for r in read_jsonl(args.runs[0] / "examples.jsonl") if r["split"] == "eval"}
     before_new = answers(cfg, None, examples, "untrained, new problems")
-    pooled = {"own": ([], []), "new": ([], []), "both": ([], [])}
+    pooled = {"own": ([], []), "new": ([], []), "both": ([], [])}  # before, after rows per run
     for run in args.runs:
         if {r["id"] for r in read_jsonl(run / "examples.jsonl") if r["split"] == "eval"} != eval_ids:
             raise SystemExit(f"{run}: its evaluation problems differ from {args.runs[0]}'s; pass runs of one sweep")
@@ -107,13 +114,13 @@ def main() -> None:
                 "both": (before_own + before_new, after_own + after_new)}
         line = []
         for name, (before, after) in sets.items():
-            pooled[name][0].extend(tagged(before, run.name))
-            pooled[name][1].extend(tagged(after, run.name))
+            pooled[name][0].append(before)
+            pooled[name][1].append(after)
             change = paired_changes(before, after)
             line.append(f"{name}: non-en {describe(change['non_en_avg'])}, en {describe(change['languages']['en'])}")
         print(f"{run.name}  " + " | ".join(line), flush=True)
     if len(args.runs) > 1:
-        line = [f"{name}: non-en {describe(paired_changes(*rows)['non_en_avg'])}" for name, rows in pooled.items()]
+        line = [f"{name}: non-en {describe(pooled_change(*rows))}" for name, rows in pooled.items()]
         print(f"pooled over {len(args.runs)} runs  " + " | ".join(line))
     per_lang = len(eval_ids)
     print(f"(own: the run's {per_lang} problems per language; new: {args.n} more; both: {per_lang + args.n}; "

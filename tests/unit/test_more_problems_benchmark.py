@@ -46,6 +46,13 @@ def test_asking_for_more_than_is_left_names_the_limit(default_run):
         load_benchmark().extra_problems(cfg, run_dir, 1000)
 
 
-def test_pooled_rows_stay_paired_per_run():
-    tagged = load_benchmark().tagged([{"id": "wp-1", "lang": "de", "correct": True}], "seed=2")
-    assert tagged == [{"id": "seed=2/wp-1", "lang": "de", "correct": True}]
+def test_pooled_change_averages_runs_and_resamples_whole_problems():
+    rows = lambda right: [{"id": str(i), "lang": lang, "correct": i < right} for lang in ("en", "de", "fr")
+                          for i in range(40)]
+    pooled = load_benchmark().pooled_change
+    gain = pooled([rows(4), rows(4)], [rows(20), rows(12)])  # +40 and +20 points
+    assert gain["delta"] == pytest.approx(0.30) and gain["excludes_0"]
+    same = pooled([rows(10), rows(10)], [rows(10), rows(10)])
+    assert same["delta"] == 0 and not same["excludes_0"]
+    # one run up, one run down by as much: the pooled change is 0 whatever each run shows alone
+    assert pooled([rows(10), rows(20)], [rows(20), rows(10)])["delta"] == pytest.approx(0.0)
