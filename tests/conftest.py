@@ -14,6 +14,20 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
+def load_benchmark():
+    """load_benchmark("effect") -> benchmarks/effect.py as a module (benchmarks/ is scripts, not a package)."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"benchmark_{name}", REPO_ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def data_root() -> Path:
     """The published benchmark files (PBRL_DATA_ROOT, default ../shared/data); skips when absent."""
     root = Path(os.environ.get("PBRL_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))

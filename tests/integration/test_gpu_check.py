@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,11 +10,8 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def gpu_check(repo_root):
-    spec = importlib.util.spec_from_file_location("gpu_check", repo_root / "benchmarks" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def gpu_check(load_benchmark):
+    return load_benchmark("gpu_check")
 
 
 def test_arguments_and_plan(gpu_check):

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 pytest.importorskip("lm_eval")
 
 
-def _benchmark(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        "lm_eval_agreement", repo_root / "benchmarks" / "lm_eval_agreement.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_agreement_on_exemplar_outputs(data_root, repo_root):
-    bench = _benchmark(repo_root)
+def test_agreement_on_exemplar_outputs(data_root, load_benchmark):
+    bench = load_benchmark("lm_eval_agreement")
     rows = [r for r in bench.exemplar_outputs(data_root) if r["lang"] in ("en", "de", "bn", "zh")]
     results = bench.compare(rows)["rows"]
     applicable = [r for r in results if r["applicable"]]

@@ -1,16 +1,13 @@
 """benchmarks/effect.py's stage table: an evaluation served from the greedy-answer cache has no speed."""
-import importlib.util
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+import pytest
 
 
-def load_effect():
-    spec = importlib.util.spec_from_file_location("effect_benchmark", ROOT / "benchmarks" / "effect.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def effect(load_benchmark):
+    return load_benchmark("effect")
 
 
 class WordTokenizer:
@@ -30,8 +27,7 @@ def write_run(run_dir: Path, before_reused: bool) -> None:
     (run_dir / "eval_after.json").write_text(json.dumps({"predictions": predictions, "responses_reused": False}))
 
 
-def test_cached_evaluation_gets_no_tokens_per_second(tmp_path):
-    effect = load_effect()
+def test_cached_evaluation_gets_no_tokens_per_second(effect, tmp_path):
     write_run(tmp_path, before_reused=True)
     notes = {name: note for name, _, note in effect.stage_table(tmp_path, WordTokenizer())}
     assert notes["eval_before"] == "answers from the cache"
@@ -39,15 +35,13 @@ def test_cached_evaluation_gets_no_tokens_per_second(tmp_path):
     assert notes["train"] == "2 steps, 16.0 s/step, mean completion 10.0 tokens"
 
 
-def test_generated_evaluation_gets_its_speed(tmp_path):
-    effect = load_effect()
+def test_generated_evaluation_gets_its_speed(effect, tmp_path):
     write_run(tmp_path, before_reused=False)
     notes = {name: note for name, _, note in effect.stage_table(tmp_path, WordTokenizer())}
     assert notes["eval_before"] == "1.8 generated tokens/s"  # 72 words in 40 s
 
 
-def test_training_without_completions_gets_no_completion_length(tmp_path):
-    effect = load_effect()
+def test_training_without_completions_gets_no_completion_length(effect, tmp_path):
     write_run(tmp_path, before_reused=False)
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "loss": 1.0}) for s in (1, 2)))
     notes = {name: note for name, _, note in effect.stage_table(tmp_path, WordTokenizer())}

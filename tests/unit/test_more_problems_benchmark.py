@@ -1,22 +1,16 @@
 """benchmarks/more_problems.py draws new evaluation problems that the run neither evaluated nor trained on."""
-import importlib.util
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 
 from pbrl.config import compose_config
 from pbrl.data import load_splits
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("more_problems", ROOT / "benchmarks" / "more_problems.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def more_problems(load_benchmark):
+    return load_benchmark("more_problems")
 
 
 @pytest.fixture
@@ -29,9 +23,9 @@ def default_run(tmp_path):
     return cfg, tmp_path, rows
 
 
-def test_new_problems_are_outside_the_run_and_parallel(default_run):
+def test_new_problems_are_outside_the_run_and_parallel(more_problems, default_run):
     cfg, run_dir, rows = default_run
-    extra = load_benchmark().extra_problems(cfg, run_dir, 64)
+    extra = more_problems.extra_problems(cfg, run_dir, 64)
     ids = {e.id for e in extra}
     assert len(ids) == 64
     assert not ids & {r["id"] for r in rows}  # neither evaluated nor trained on
@@ -40,16 +34,16 @@ def test_new_problems_are_outside_the_run_and_parallel(default_run):
     assert {e.level for e in extra} == set(cfg.data.eval_levels)
 
 
-def test_asking_for_more_than_is_left_names_the_limit(default_run):
+def test_asking_for_more_than_is_left_names_the_limit(more_problems, default_run):
     cfg, run_dir, _ = default_run
     with pytest.raises(SystemExit, match=r"--n 1000: only 128 test problems are left outside the run"):
-        load_benchmark().extra_problems(cfg, run_dir, 1000)
+        more_problems.extra_problems(cfg, run_dir, 1000)
 
 
-def test_pooled_change_averages_runs_and_resamples_whole_problems():
+def test_pooled_change_averages_runs_and_resamples_whole_problems(more_problems):
     rows = lambda right: [{"id": str(i), "lang": lang, "correct": i < right} for lang in ("en", "de", "fr")
                           for i in range(40)]
-    pooled = load_benchmark().pooled_change
+    pooled = more_problems.pooled_change
     gain = pooled([rows(4), rows(4)], [rows(20), rows(12)])  # +40 and +20 points
     assert gain["delta"] == pytest.approx(0.30) and gain["excludes_0"]
     same = pooled([rows(10), rows(10)], [rows(10), rows(10)])
