@@ -19,8 +19,11 @@ import time
 from pathlib import Path
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def run_problems(run_dir: Path, split: str | None = None) -> set[str]:
+    """Ids of the run's problems (of one split: "eval" or "train"; default both)."""
+    from pbrl.rundir import read_jsonl
+
+    return {r["id"] for r in read_jsonl(run_dir / "examples.jsonl") if split in (None, r["split"])}
 
 
 def run_overrides(run_dir: Path) -> list[str]:
@@ -34,8 +37,7 @@ def extra_problems(cfg, run_dir: Path, n: int, seed: int = 0) -> list:
     are neither among the run's evaluation nor its training problems."""
     from pbrl.data import _at_levels, _common_ids, load_examples
 
-    rows = read_jsonl(run_dir / "examples.jsonl")
-    used = {r["id"] for r in rows}
+    used = run_problems(run_dir)
     data = cfg.data
     langs = list(cfg.langs.eval)
     pool = load_examples(data.eval_dataset, langs, cfg.paths.data_root, data.hub_ids, data.eval_split,
@@ -100,11 +102,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cfg = compose_config(run_overrides(args.runs[0]))
     examples = extra_problems(cfg, args.runs[0], args.n)
-    eval_ids = {r["id"] for r in read_jsonl(args.runs[0] / "examples.jsonl") if r["split"] == "eval"}
+    eval_ids = run_problems(args.runs[0], "eval")
     before_new = answers(cfg, None, examples, "untrained, new problems")
     pooled = {"own": ([], []), "new": ([], []), "both": ([], [])}  # before, after rows per run
     for run in args.runs:
-        if {r["id"] for r in read_jsonl(run / "examples.jsonl") if r["split"] == "eval"} != eval_ids:
+        if run_problems(run, "eval") != eval_ids:
             raise SystemExit(f"{run}: its evaluation problems differ from {args.runs[0]}'s; pass runs of one sweep")
         run_cfg = compose_config(run_overrides(run))
         after_new = answers(run_cfg, run / "checkpoints" / "final", examples, f"{run.name}, new problems")
