@@ -30,10 +30,10 @@ def resolve_device(device: str) -> str:
 
 
 def resolve_dtype(dtype: str, device: str) -> torch.dtype:
-    """auto: bfloat16 on CUDA and on CPUs that multiply in bfloat16 natively (AVX-512 BF16, AMX, as
-    oneDNN reports; on 2 EPYC cores SmolLM2-135M with LoRA evaluates 1.07-1.19x and trains 1.22-1.24x
-    faster than in float32, benchmarks/cpu_speedups.py); float32 on other CPUs, where bfloat16 is
-    emulated and slower."""
+    """auto: bfloat16 on CUDA and on CPUs that multiply in bfloat16 natively (`cpu_has_native_bfloat16`:
+    on 2 EPYC cores SmolLM2-135M with LoRA evaluates 1.07-1.19x and trains 1.22-1.24x faster than in
+    float32, benchmarks/cpu_speedups.py); float32 on other CPUs, where bfloat16 is emulated (on an
+    AVX2-only CPU a bfloat16 matmul runs ~80x slower than float32)."""
     if dtype == "auto":
         return torch.bfloat16 if device == "cuda" or cpu_has_native_bfloat16() else torch.float32
     try:
@@ -42,11 +42,27 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
         raise ValueError(f"unknown policy.dtype '{dtype}'; choose one of: auto, float32, bfloat16, float16") from None
 
 
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) at or above which it multiplies bfloat16 in hardware
+# (AVX512_CORE_BF16, the AMX levels, AVX10); AVX512_CORE and below emulate it.
+_ONEDNN_BF16_ISAS = ("BF16", "AMX", "AVX10", "FP16")
+
+
 def cpu_has_native_bfloat16() -> bool:
+    """Whether torch will run this process's bfloat16 matmuls on bfloat16 hardware: the CPU has
+    AVX-512 BF16 or AMX, ATen's kernels are not capped below AVX-512 (ATEN_CPU_CAPABILITY), and
+    oneDNN's not below AVX512_CORE_BF16 (ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA). oneDNN's own
+    check alone answers yes on AVX-512 CPUs without BF16, where it emulates bfloat16."""
+    import torch.cpu
+
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        hardware = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        onednn = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+    aten = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL").upper()
+    onednn_cap = cap in ("ALL", "DEFAULT") or any(isa in cap for isa in _ONEDNN_BF16_ISAS)
+    return bool(hardware and onednn and aten and onednn_cap)
 
 
 def load_tokenizer(name_or_path: str, chat_template: str | None = None, revision: str | None = None):

@@ -19,3 +19,29 @@ def test_unknown_dtype_names_the_choices():
 
 def test_native_bfloat16_probe_answers_a_bool():
     assert isinstance(policy.cpu_has_native_bfloat16(), bool)
+
+
+@pytest.mark.parametrize(
+    "env, native",
+    [
+        ({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}, False),  # the AVX2 class, reproduced
+        ({"ATEN_CPU_CAPABILITY": "avx2"}, False),  # oneDNN native, ATen's bfloat16 kernels emulated
+        ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}, False),  # AVX-512 without BF16: oneDNN emulates it
+        ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}, None),  # native where the hardware has it
+        ({}, None),
+    ],
+)
+def test_native_bfloat16_follows_what_torch_will_run_under_the_environment(env, native):
+    """Each case in a fresh interpreter: torch reads these variables once, at import."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import pbrl.policy as p; print(p.cpu_has_native_bfloat16())"
+    probe = "import torch.cpu; print(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())"
+    clean = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")}
+    run = lambda src, extra: subprocess.run([sys.executable, "-c", src], env=clean | extra, capture_output=True,
+                                            text=True, check=True).stdout.strip()
+    hardware = run(probe, {}) == "True"
+    expected = hardware if native is None else native
+    assert run(code, env) == str(expected)
