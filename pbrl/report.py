@@ -143,8 +143,8 @@ def language_table(evals: dict) -> str:
         )
         if key == "non_en_avg":
             lines += _seen_unseen_rows(evals)
-    notes = ["accuracy: Wilson 95 % interval per language; averages: bootstrap over problems "
-             "([–]: undefined, fewer than 2 problems)."]
+    notes = [("accuracy: Wilson 95 % interval per language; averages: bootstrap over problems "
+              "([–]: undefined, fewer than 2 problems).")]
     if delta:
         notes.append("Δ: paired by problem (Newcombe per language, paired bootstrap for averages); "
                      "* = the interval excludes 0.")
