@@ -384,7 +384,8 @@ def language_intervals(runs: list[Run], stage: str = "after") -> dict[str, dict[
         for lang in arm.runs[0].languages():
             if table is not None and lang in table.outcomes:
                 estimate = average_accuracy(table, [lang])
-                found[lang] = (100 * estimate.lo, 100 * estimate.hi)
+                if estimate.defined:  # one problem: no error bar
+                    found[lang] = (100 * estimate.lo, 100 * estimate.hi)
             elif len(arm.runs) == 1:
                 ci = (arm.runs[0].eval["languages"][lang].get(stage) or {}).get("accuracy_ci")
                 if isinstance(ci, list) and len(ci) == 2:
