@@ -51,6 +51,7 @@ from pbrl.analysis.tables import (
     language_intervals,
     language_order,
     metric_frame,
+    seed_rows,
     seed_summary,
     seeds_table,
     seen_unseen_table,
@@ -157,9 +158,9 @@ def _claim_tables(runs: list[Run], comparison, baseline_arm: str | None) -> list
     power = None if resolved else gap_power_table(runs)
     if power is not None:
         found.append(("gap_power", GAP_POWER_CAPTION, power, []))
-    seeds = seeds_table(runs)
-    if seeds is not None:
-        found.append(("seeds", SEEDS_CAPTION, seeds, seed_summary(seeds)))
+    by_arm = seed_rows(runs)
+    if by_arm:
+        found.append(("seeds", SEEDS_CAPTION, seeds_table(by_arm), seed_summary(by_arm)))
     return found
 
 

@@ -482,8 +482,8 @@ def gap_power_table(runs: list[Run], effect: float = GAP_EFFECT, plan_seeds: tup
         table, pairs = found
         d = per_problem_changes(table, gap_weights(table.languages), pairs)
         components = variance_components(d) if d is not None else None
-        if components is None:
-            continue
+        if components is None or components.problem + components.seed + components.residual == 0:
+            continue  # too few problems or seeds, or nothing varied: no variance to plan from
         row: dict = {SEEDS: components.seeds, "problems per language": str(components.problems)}
         _put(row, GAP_DELTA, gap_change(table.pooled([[b for b, _ in pairs], [a for _, a in pairs]])))
         row |= {"sd problem": 100 * components.problem ** 0.5, "sd seed": 100 * components.seed ** 0.5,
@@ -515,45 +515,57 @@ def _trend(metrics: list[dict], key: str) -> str:
     return "–" if math.isnan(first) else f"{first:.2f} → {last:.2f}"
 
 
-def seeds_table(runs: list[Run]) -> pd.DataFrame | None:
-    """One row per run of the arms that have several seeds: its own paired non-English change and gap
-    change, the training reward and accuracy term from the first to the last third of the steps, the
-    share of clipped training completions, fidelity and English share after training (what tells a
-    seed that gains from one that does not). None when no arm has two seeds."""
-    rows = {}
+def _seed_row(run: Run) -> dict:
+    """One run's own paired non-English and gap changes, training trends, clipped share, fidelity, English share."""
+    row: dict = {}
+    paired = _outcomes([[run], [run]], ["before", "after"])
+    non_en = [lang for lang in run.languages() if lang != ENGLISH]
+    _put(row, TRAINING_DELTA, average_change(paired, non_en) if paired is not None else None)
+    _put(row, GAP_DELTA, gap_change(paired) if paired is not None else None)
+    row["reward (first → last third)"] = _trend(run.metrics, "reward/mean")
+    row["accuracy term"] = _trend(run.metrics, "rewards/accuracy/mean")
+    clipped = [m["completions/clipped_ratio"] for m in run.metrics
+               if isinstance(m.get("completions/clipped_ratio"), (int, float))]
+    row["clipped share"] = 100 * float(np.mean(clipped)) if clipped else math.nan
+    row[FIDELITY] = 100 * _non_en_mean(run, "after", "fidelity")
+    row[ENGLISH_SHARE] = 100 * _non_en_mean(run, "after", "english_share")
+    return row
+
+
+def _seed_of(run: Run):
+    return run.config.get("seed", run.summary.get("seed", "?"))
+
+
+def seed_rows(runs: list[Run]) -> dict[str, dict[str, dict]]:
+    """{arm label: {"seed=N": `_seed_row`}} for the arms with several seeds, seeds in order."""
+    found = {}
     for arm in arms([run for run in runs if run.languages()]):
-        if len(arm.runs) < 2:
-            continue
-        for run in arm.runs:
-            seed = run.config.get("seed", run.summary.get("seed", "?"))
-            row: dict = {}
-            paired = _outcomes([[run], [run]], ["before", "after"])
-            non_en = [lang for lang in run.languages() if lang != ENGLISH]
-            _put(row, TRAINING_DELTA, average_change(paired, non_en) if paired is not None else None)
-            _put(row, GAP_DELTA, gap_change(paired) if paired is not None else None)
-            row["reward (first → last third)"] = _trend(run.metrics, "reward/mean")
-            row["accuracy term"] = _trend(run.metrics, "rewards/accuracy/mean")
-            clipped = [m["completions/clipped_ratio"] for m in run.metrics
-                       if isinstance(m.get("completions/clipped_ratio"), (int, float))]
-            row["clipped share"] = 100 * float(np.mean(clipped)) if clipped else math.nan
-            row[FIDELITY] = 100 * _non_en_mean(run, "after", "fidelity")
-            row[ENGLISH_SHARE] = 100 * _non_en_mean(run, "after", "english_share")
-            rows[f"{arm.label} seed={seed}"] = row
-    if not rows:
+        if len(arm.runs) > 1:
+            ordered = sorted(arm.runs, key=lambda run: (not isinstance(_seed_of(run), int), str(_seed_of(run)).zfill(9)))
+            found[arm.label] = {f"seed={_seed_of(run)}": _seed_row(run) for run in ordered}
+    return found
+
+
+def seeds_table(by_arm: dict[str, dict[str, dict]]) -> pd.DataFrame | None:
+    """`seed_rows` as one table, one row per seed (labelled by arm when there are several): what tells
+    a seed that gains from one that does not. None without an arm of several seeds."""
+    if not by_arm:
         return None
+    rows = {(seed if len(by_arm) == 1 else f"{label} {seed}"): row
+            for label, seeds in by_arm.items() for seed, row in seeds.items()}
     frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame.index.name = "run"
+    frame.index.name = "run" if len(by_arm) > 1 else f"seed ({next(iter(by_arm))})"
     return frame
 
 
-def seed_summary(frame: pd.DataFrame) -> list[str]:
-    """Per arm of `seeds_table`: how many seeds gained (Δ > 0, and with an interval above 0), and the sd."""
+def seed_summary(by_arm: dict[str, dict[str, dict]]) -> list[str]:
+    """Per arm of `seed_rows`: how many seeds gained (Δ > 0, and with an interval above 0), the sd and range."""
     lines = []
-    for arm in dict.fromkeys(label.rsplit(" seed=", 1)[0] for label in frame.index):
-        part = frame[[label.rsplit(" seed=", 1)[0] == arm for label in frame.index]]
-        deltas = part[TRAINING_DELTA].dropna()
-        above = int((part[f"{TRAINING_DELTA} lo"] > 0).sum())
-        spread = f"sd {deltas.std(ddof=1):.1f} points" if len(deltas) > 1 else "sd –"
-        lines.append(f"{arm}: non-English gain in {int((deltas > 0).sum())} of {len(part)} seeds "
-                     f"({above} with an interval above 0); {spread}, range {deltas.min():+.1f} to {deltas.max():+.1f}")
+    for label, seeds in by_arm.items():
+        deltas = [row[TRAINING_DELTA] for row in seeds.values() if not math.isnan(row[TRAINING_DELTA])]
+        above = sum(row[f"{TRAINING_DELTA} lo"] > 0 for row in seeds.values())
+        spread = (f"sd {np.std(deltas, ddof=1):.1f} points, range {min(deltas):+.1f} to {max(deltas):+.1f}"
+                  if len(deltas) > 1 else "sd –")
+        lines.append(f"{label}: non-English gain in {sum(d > 0 for d in deltas)} of {len(seeds)} seeds "
+                     f"({above} with an interval above 0); {spread}")
     return lines

@@ -473,3 +473,12 @@ def test_report_prints_the_plan_only_when_no_gap_change_is_resolved(unresolved_s
     assert "**No arm's change of the gap to English excludes 0." in printed
     assert "| reward=hybrid | 3 | 60 |" in printed
     assert (unresolved_sweep / "analysis" / "gap_power.csv").exists()
+
+
+def test_gap_power_table_has_nothing_to_plan_from_answers_that_never_vary(tmp_path):
+    never_right = {"before": {"en": 0, "de": 0, "sw": 0}, "after": {"en": 0, "de": 0, "sw": 0}, "english": {},
+                   "copies": {}}
+    root = tmp_path / "runs" / "flat"
+    for seed in (0, 2):   # write_evaluated_run gives seed 2 one right answer fewer: still none
+        write_evaluated_run(root / f"reward=hybrid,seed={seed}", ["reward=hybrid", f"seed={seed}"], never_right, seed)
+    assert gap_power_table(load_sweep(root)) is None
