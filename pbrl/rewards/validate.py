@@ -147,6 +147,15 @@ def _number(value: float | None, width: int, digits: int) -> str:
     return f"{'–':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
 
+def print_cosines(cosines: dict) -> None:
+    print("\nraw cosines: matched cross-lingual | mismatched cross-lingual | mismatched English | b used")
+    for lang, per in cosines.items():
+        for name, c in per.items():
+            b = "none" if c["b"] is None else f"{c['b']:.4f}"
+            print(f"{name:>10} {lang:>5} {c['n']:>5} {c['matched']:>8.4f} {c['mismatched']:>8.4f} "
+                  f"{c['mismatched_en']:>8.4f} {b:>8}")
+
+
 def print_probes(report: dict) -> None:
     from pbrl.rewards.probes import PROBES
 
@@ -229,14 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
             if isinstance(reward, EmbeddingReward) and len(rows) > 1:
                 report["cosines"].setdefault(lang, {})[name] = raw_cosines(reward, texts, refs, lang)
     if report["cosines"]:
-        print("\nraw cosines: matched cross-lingual | mismatched cross-lingual | mismatched English | b used")
-        for lang, per in report["cosines"].items():
-            for name, c in per.items():
-                b = "none" if c["b"] is None else f"{c['b']:.4f}"
-                print(
-                    f"{name:>10} {lang:>5} {c['n']:>5} {c['matched']:>8.4f} {c['mismatched']:>8.4f} "
-                    f"{c['mismatched_en']:>8.4f} {b:>8}"
-                )
+        print_cosines(report["cosines"])
     with_solutions = {lang: [e for e in rows if e.solution_en and e.answer] for lang, rows in chosen.items()}
     if own.get("probes", "1") not in ("0", "false", "no") and any(with_solutions.values()):
         if field != "solution_en":  # probes compare with the worked solution, as the pivot's reference is one
