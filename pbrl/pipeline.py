@@ -225,7 +225,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         metrics = read_jsonl(run_dir / "metrics.jsonl")
         title = f"{cfg.name}: policy={cfg.policy.name} reward={cfg.reward.name} algo={cfg.algo.name} pivot={cfg.pivot.name}"
         start = time.perf_counter()
-        table = write_report(run_dir, before, after, metrics, title)
+        table = write_report(run_dir, before, after, metrics, title, train_langs=list(cfg.langs.train))
         stages.timings["report"] = {"seconds": round(time.perf_counter() - start, 2), "reused": False}
         print(f"\n{title}\n{table}")
         summary = {
