@@ -84,7 +84,11 @@ def test_prefill_gives_the_logits_of_a_plain_forward(tiny):
     tokenizer, model = tiny.tokenizer, tiny.model.eval()
     rows = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in _prompts_of_two_languages()]
     rows.append(rows[0])
+    head_calls = []
+    hook = model.get_output_embeddings().register_forward_hook(lambda *args: head_calls.append(1))
     ids, mask, cache = prefill(model, rows, tokenizer.pad_token_id)
+    hook.remove()
+    assert not head_calls, "a prefill fills the cache; the LM head (49k x hidden) is not run"
     assert ids.shape[0] == len(rows) and cache.get_seq_length() == ids.shape[1] - 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.no_grad():
@@ -154,7 +158,8 @@ def test_rollouts_with_shared_prefill_give_the_same_completions(tiny_cache, samp
 
     plain = rollout()
     forwards = []
-    model.register_forward_hook(lambda module, args, kwargs, out: forwards.append(kwargs["input_ids"].shape), with_kwargs=True)
+    model.get_decoder().register_forward_hook(lambda module, args, kwargs, out: forwards.append(kwargs["input_ids"].shape),
+                                              with_kwargs=True)
     share_prefill(model)
     once = rollout()
     assert torch.equal(plain, once)
