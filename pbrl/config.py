@@ -2,7 +2,7 @@
 
 Each group's YAML files merge into one of these dataclasses, so a typo'd key or a wrong type fails
 at composition. Everything the schema cannot express (languages against datasets, reward
-parameters, TRL arguments, numeric ranges, files) is checked by `pbrl.preflight`.
+parameters, TRL arguments, numeric ranges, files) is checked by `pbrl.cli.preflight`.
 """
 
 from __future__ import annotations

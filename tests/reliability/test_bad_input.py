@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pbrl.preflight import preflight_argv
+from pbrl.cli.preflight import preflight_argv
 
 TINY = ["policy=tiny", "eval=quick"]
 HEX40 = "0123456789abcdef0123456789abcdef01234567"
@@ -198,7 +198,7 @@ def write_jsonl(path: Path, rows: list) -> None:
          "polymath unknown level", "polymath torn JSON line"],
 )
 def test_corrupt_rows_of_every_dataset(dataset, files, split, names, tmp_path, capsys):
-    from pbrl.preflight import check_dataset, one_line_errors
+    from pbrl.cli import check_dataset, one_line_errors
 
     for rel, rows in files.items():
         write_jsonl(tmp_path / rel, rows)
@@ -210,7 +210,7 @@ def test_corrupt_rows_of_every_dataset(dataset, files, split, names, tmp_path, c
 
 
 def test_real_data_passes(data_root):
-    from pbrl.preflight import check_dataset
+    from pbrl.cli.preflight import check_dataset
 
     for dataset, langs in (("mgsm", ["en", "de", "te"]), ("msvamp", ["en", "sw"]), ("polymath", ["en", "pt"])):
         check_dataset(dataset, langs, data_root)
@@ -221,7 +221,7 @@ def test_secret_inside_a_config_file_is_refused():
     from omegaconf import OmegaConf
 
     from pbrl.errors import ConfigError
-    from pbrl.preflight import check_config_secrets
+    from pbrl.cli.secrets import check_config_secrets
 
     with pytest.raises(ConfigError, match="logger.wandb_key"):
         check_config_secrets(OmegaConf.create({"logger": {"wandb_key": "abc"}}))

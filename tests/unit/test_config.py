@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pbrl.config import CONF_DIR, GROUPS, compose_config, run_id
-from pbrl.preflight import check_config, preflight_argv
+from pbrl.cli.preflight import check_config, preflight_argv
 
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
@@ -115,7 +115,7 @@ def user_conf(tmp_path):
 
 @pytest.mark.parametrize("how", ["--config-dir", "-cd", "hydra.searchpath"])
 def test_a_users_config_dir_adds_options(how, user_conf, capsys):
-    from pbrl.preflight import sweep_configs
+    from pbrl.cli.compose import sweep_configs
 
     where = [f"hydra.searchpath=[file://{user_conf}]"] if how == "hydra.searchpath" else [how, str(user_conf)]
     (cfg,) = sweep_configs([*where, "policy=my_tiny"])

