@@ -29,11 +29,9 @@ from pbrl.cli.compose import sweep_configs
 from pbrl.cli.errors import one_line_errors
 from pbrl.cli.inputs import check_writable
 from pbrl.cli.secrets import check_config_secrets
-from pbrl.config import PIVOT_KINDS
+from pbrl.config import DataConfig, PbrlConfig, as_schema, check_choice_fields
 from pbrl.errors import ConfigError
 from pbrl.hub_errors import hub_offline
-
-LOGGER_BACKENDS = ("none", "wandb")
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -97,23 +95,18 @@ def check_numbers(cfg) -> None:
 
 
 def check_choices(cfg) -> None:
+    """Known languages, every choice list of the schema (`pbrl.config.check_choice_fields`), the
+    trainer registry, and the choices that need another value."""
     from pbrl.algos import TRAINER_MODULES
     from pbrl.languages import check_languages
 
     check_languages(cfg.langs.train)
     check_languages(cfg.langs.eval)
+    check_choice_fields(cfg, PbrlConfig)
     if cfg.algo.trainer not in TRAINER_MODULES:
         raise ConfigError(f"unknown algo.trainer '{cfg.algo.trainer}'; choose one of: {', '.join(TRAINER_MODULES)}")
-    if cfg.pivot.kind not in PIVOT_KINDS:
-        raise ConfigError(f"unknown pivot.kind '{cfg.pivot.kind}'; choose one of: {', '.join(PIVOT_KINDS)}")
     if cfg.pivot.kind == "model" and not cfg.pivot.model:
         raise ConfigError("pivot.kind=model needs pivot.model (a hub id or local folder)")
-    if cfg.logger.backend not in LOGGER_BACKENDS:
-        raise ConfigError(f"unknown logger.backend '{cfg.logger.backend}'; choose one of: none, wandb")
-    if cfg.logger.mode not in ("auto", "online", "offline", "disabled"):
-        raise ConfigError(f"unknown logger.mode '{cfg.logger.mode}'; choose one of: auto, online, offline, disabled")
-    if cfg.eval.backend not in ("pbrl", "lm_eval"):
-        raise ConfigError(f"unknown eval.backend '{cfg.eval.backend}'; choose one of: pbrl, lm_eval")
     if cfg.eval.backend == "lm_eval" and (cfg.eval.before or cfg.eval.after):
         from pbrl.harness import check_harness_config
 
@@ -164,23 +157,19 @@ def _load(dataset: str, langs: tuple[str, ...], root: str | None, split: str) ->
 
 
 def check_data(cfg) -> None:
-    check_data_root(cfg.paths.data_root)
-    data, root = cfg.data, cfg.paths.data_root
-    if data.train_source not in ("parallel", "translate"):
-        raise ConfigError(f"unknown data.train_source '{data.train_source}'; choose one of: parallel, translate")
-    from pbrl.data.order import ORDERS
+    """The data root, and the problems of the languages and splits the data stage will read."""
+    from pbrl.data import train_pool
 
-    if data.train_order not in ORDERS:
-        raise ConfigError(f"unknown data.train_order '{data.train_order}'; choose one of: {', '.join(ORDERS)}")
+    check_data_root(cfg.paths.data_root)
+    data, root = as_schema(DataConfig, cfg.data), cfg.paths.data_root
     train_langs = list(cfg.langs.train)
     if data.train_size != 0 and train_langs:
-        source_langs = train_langs if data.train_source == "parallel" else ["en"]
-        split = "train" if data.train_dataset == "gsm8k" else "test"
+        source_langs, split = train_pool(data, train_langs)
         check_dataset(data.train_dataset, source_langs, root, split, role="data.train_dataset")
         if data.train_source == "translate" and set(train_langs) - {"en"}:
             check_data_translator(data.translator, [lang for lang in train_langs if lang != "en"])
     if list(cfg.langs.eval):
-        check_dataset(data.eval_dataset, list(cfg.langs.eval), root, "test", role="data.eval_dataset")
+        check_dataset(data.eval_dataset, list(cfg.langs.eval), root, data.eval_split, role="data.eval_dataset")
 
 
 def check_data_translator(spec, langs: list[str]) -> None:

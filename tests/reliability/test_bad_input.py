@@ -51,6 +51,8 @@ RUN_CASES = [
     ("negative seed", ["seed=-1"], "seed=-1"),
     ("threads 0", ["threads=0"], "threads=0"),
     ("unknown logger mode", ["logger.mode=sometimes"], "logger.mode 'sometimes'"),
+    ("unknown device", ["device=gpu"], "unknown device 'gpu'; choose one of: auto, cpu, cuda"),
+    ("unknown prompt style", ["data.prompt_style=markdown"], "data.prompt_style 'markdown'"),
     ("missing data root", ["paths.data_root=/nonexistent/data"], "paths.data_root=/nonexistent/data"),
     ("missing local model", ["policy.model=/nonexistent/model"], "policy.model=/nonexistent/model"),
     ("unknown pbrl: model", ["policy.model=pbrl:nope"], "pbrl:nope"),

@@ -131,3 +131,16 @@ def test_a_users_config_dir_adds_options(how, user_conf, capsys):
 def test_compose_config_follows_hydra_searchpath(user_conf):
     cfg = compose_config([f"hydra.searchpath=[file://{user_conf}]", "policy=my_tiny"])
     assert cfg.policy.name == "my_tiny"
+
+
+def test_as_schema_converts_once_with_the_schema_defaults_and_choices():
+    """A stage's node as its dataclass: the schema's defaults fill what is missing, a value outside
+    a choice list fails naming its full key."""
+    from pbrl.config import ConfigError, EvalConfig, LoggerConfig, RewardConfig, as_schema
+
+    assert as_schema(RewardConfig, {"components": {}}).gate_threshold == RewardConfig.gate_threshold
+    assert as_schema(EvalConfig, {"backend": "lm_eval"}).lm_eval.model == "hf"
+    with pytest.raises(ConfigError, match=r"unknown logger.mode 'sometimes'; choose one of: auto, online"):
+        as_schema(LoggerConfig, {"mode": "sometimes"})
+    with pytest.raises(ConfigError, match=r"unknown eval.backend 'harness'"):
+        as_schema(EvalConfig, {"backend": "harness"})
