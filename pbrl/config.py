@@ -168,7 +168,7 @@ class LoggerConfig:
 
 @dataclass
 class PathsConfig:
-    runs: str = "runs"
+    runs: str = "runs"  # run directories go here: <runs>/<name>/<run id>
     data_root: Optional[str] = None
     cache: str = "~/.cache/pbrl"
 
@@ -184,7 +184,7 @@ class PbrlConfig:
     eval: EvalConfig = MISSING
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
-    name: str = "default"
+    name: str = "default"  # experiment name: the first folder of the run directory
     seed: int = 0
     device: str = choice("auto", DEVICES)
     threads: Optional[int] = None  # torch CPU threads; null = torch's default
