@@ -42,15 +42,31 @@ def read_rows(path, required: tuple[str, ...], what: str) -> list[dict]:
     return read_json_objects(path, bad_line, check)
 
 
-def check_range(name: str, value, *, low: float, integer: bool = False, low_open: bool = False,
+def check_range(name: str, value, *, low: float | None = None, high: float | None = None, low_open: bool = False,
+                high_open: bool = False, integer: bool = False, allow: tuple = (), example: str = "",
                 sep: str = " ") -> None:
-    """A CLI argument `name` that must be a finite number >= low (> low with low_open); `sep` joins
-    name and value in the message as the user typed them (`--limit 0`, `n=0`)."""
+    """`value` is a finite number (an integer with `integer`) within [low, high] (open ends with
+    `low_open`/`high_open`), or one of `allow`; else one line naming `name` and `value` as the user
+    typed them (`sep`: `--limit 0`, `n=0`) and, with `example`, a value that works."""
+    if value in allow:
+        return
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (not integer or float(value).is_integer()) and (value > low if low_open else value >= low)
-    if not ok:
-        kind = "an integer" if integer else "a finite number"
-        raise ConfigError(f"{name}{sep}{value!r} must be {kind} {'>' if low_open else '>='} {low:g}")
+    ok = ok and (not integer or float(value).is_integer())
+    ok = ok and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or (value < high if high_open else value <= high))
+    if ok:
+        return
+    kind = "an integer" if integer else "a finite number"
+    bounds = [f"{op} {_fmt(bound)}" for op, bound in ((">" if low_open else ">=", low), ("<" if high_open else "<=", high))
+              if bound is not None]
+    alternatives = [str(a) for a in allow if a is not None]
+    also = f" (or {' or '.join(alternatives)})" if alternatives else ""
+    fix = f"; e.g. {name}{sep}{example}" if example else ""
+    raise ConfigError(" ".join(f"{name}{sep}{value!r} must be {kind} {' and '.join(bounds)}".split()) + also + fix)
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
 
 
 def check_writable(key: str, folder) -> None:

@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable
 from functools import lru_cache
@@ -27,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pbrl.cli.compose import sweep_configs
 from pbrl.cli.errors import one_line_errors
-from pbrl.cli.inputs import check_writable
+from pbrl.cli.inputs import check_range, check_writable
 from pbrl.cli.secrets import check_config_secrets
 from pbrl.config import DataConfig, PbrlConfig, as_schema, check_choice_fields
 from pbrl.errors import ConfigError
@@ -37,34 +36,9 @@ from pbrl.hub_errors import hub_offline
 # --- numbers -----------------------------------------------------------------------------------
 
 
-def _number(cfg, key: str, *, low: float | None = None, high: float | None = None, low_open: bool = False,
-            high_open: bool = False, integer: bool = False, allow: tuple = (), example: str = "") -> None:
-    value = OmegaConf.select(cfg, key)
-    if value in allow:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and integer:
-        ok = float(value).is_integer()
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if ok:
-        return
-    kind = "an integer" if integer else "a finite number"
-    bounds = []
-    if low is not None:
-        bounds.append(f"{'>' if low_open else '>='} {_fmt(low)}")
-    if high is not None:
-        bounds.append(f"{'<' if high_open else '<='} {_fmt(high)}")
-    alternatives = [str(a) for a in allow if a is not None]
-    also = f" (or {' or '.join(alternatives)})" if alternatives else ""
-    fix = f"; e.g. {key}={example}" if example else ""
-    raise ConfigError(" ".join(f"{key}={value!r} must be {kind} {' and '.join(bounds)}".split()) + also + fix)
-
-
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+def _number(cfg, key: str, **rule) -> None:
+    """The value at `key` of the composed config within the range `rule` gives (`check_range`)."""
+    check_range(key, OmegaConf.select(cfg, key), sep="=", **rule)
 
 
 def check_numbers(cfg) -> None:
@@ -127,23 +101,17 @@ def check_data_root(data_root) -> None:
 def check_dataset(dataset: str, langs: Iterable[str], data_root, split: str = "test", role: str = "data") -> None:
     """Languages present in `dataset`, and (for local files and the demo) every row well-formed,
     values included; a hub dataset is checked at the data stage, which downloads it."""
-    from pbrl.data import DATASETS, available_languages
+    from pbrl.data import DATASETS, check_dataset_languages
     from pbrl.languages import check_languages
 
     if dataset not in DATASETS:
         raise ConfigError(f"unknown {role} '{dataset}'; choose from: {', '.join(DATASETS)}")
-    langs = check_languages(list(langs))
-    root = None if data_root is None else str(Path(str(data_root)).expanduser())
-    if dataset == "gsm8k" and set(langs) - {"en"}:
-        raise ConfigError(
-            f"language '{sorted(set(langs) - {'en'})[0]}' is not in dataset 'gsm8k' (English only); use "
-            "data.train_source=translate to train on machine-translated GSM8K questions, or another dataset"
-        )
+    langs = check_languages(list(langs))  # an unknown code fails on its own, not as the dataset's
     try:
-        # the dataset's languages; a language it has whose file is missing fails below naming the file
-        check_languages(langs, available=available_languages(dataset, None), dataset=dataset)
+        check_dataset_languages(dataset, langs)
     except ValueError as err:
         raise ConfigError(f"{role}: {err}") from None
+    root = None if data_root is None else str(Path(str(data_root)).expanduser())
     if root is not None or dataset == "demo":
         _load(dataset, tuple(langs), root, split)
 
@@ -174,16 +142,12 @@ def check_data(cfg) -> None:
 
 def check_data_translator(spec, langs: list[str]) -> None:
     """`data.translator` must translate English into every training language (lazy: no model loads)."""
-    if spec is None:
-        raise ConfigError("data.train_source=translate needs data.translator (a {_target_: ...} MT backend); "
-                          "set it or use data.train_source=parallel")
-    from hydra.utils import instantiate
+    from pbrl.data.translate import make_translator
 
     try:
-        translator = instantiate(spec)
-    except Exception as err:  # Hydra wraps the backend's own one-line error
-        cause = err.__cause__ or err
-        raise ConfigError(f"data.translator: {cause}") from None
+        translator = make_translator(spec)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     model = spec.get("model") if hasattr(spec, "get") else None
     if isinstance(model, str) and "/" in model:
         check_model("data.translator.model", model)

@@ -68,6 +68,16 @@ def available_languages(dataset: str, data_root: str | Path | None = None) -> li
     return sorted(present)
 
 
+def check_dataset_languages(dataset: str, langs) -> list[str]:
+    """`langs`, each a known language that `dataset` has (a file missing under the data root fails
+    when it is read, naming the file)."""
+    langs = check_languages(list(langs))
+    if dataset == "gsm8k":
+        for lang in langs:
+            gsm8k.check_language(lang)
+    return check_languages(langs, available=available_languages(dataset, None), dataset=dataset)
+
+
 def load_examples(
     dataset: str,
     langs: list[str],
