@@ -57,8 +57,8 @@ def check_range(name: str, value, *, low: float | None = None, high: float | Non
     if ok:
         return
     kind = "an integer" if integer else "a finite number"
-    bounds = [f"{op} {_fmt(bound)}" for op, bound in ((">" if low_open else ">=", low), ("<" if high_open else "<=", high))
-              if bound is not None]
+    ends = ((">" if low_open else ">=", low), ("<" if high_open else "<=", high))
+    bounds = [f"{op} {_fmt(bound)}" for op, bound in ends if bound is not None]
     alternatives = [str(a) for a in allow if a is not None]
     also = f" (or {' or '.join(alternatives)})" if alternatives else ""
     fix = f"; e.g. {name}{sep}{example}" if example else ""

@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> dict:
                              "use reward=embed, mt or comet")
     field = own["reference"]
     chosen = chosen_examples(cfg, own)
-    prepare_rewards(reward_set, {lang: [(e.question, getattr(e, field)) for e in rows] for lang, rows in chosen.items()})
+    pairs = {lang: [(e.question, getattr(e, field)) for e in rows] for lang, rows in chosen.items()}
+    prepare_rewards(reward_set, pairs)
     languages, cosines = validate_languages(components, chosen, field)
     report: dict = {"reward": reward_set.name, "dataset": cfg.data.eval_dataset, "reference": field,
                     "level": own.get("level"), "languages": languages, "cosines": cosines, "probes": {}}

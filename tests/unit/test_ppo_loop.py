@@ -75,7 +75,7 @@ def test_config_takes_the_algo_node_values():
     cfg = build_config({"trainer": "ppo", "beta": 0.05, "max_steps": 3, "args": {"gamma": 0.9}})
     algo = AlgoConfig(name="x", trainer="ppo")
     assert (cfg.max_steps, cfg.kl_coef, cfg.gamma) == (3, 0.05, 0.9)
-    assert (cfg.learning_rate, cfg.temperature, cfg.save_steps) == (algo.learning_rate, algo.temperature, algo.save_steps)
+    assert (cfg.learning_rate, cfg.temperature) == (algo.learning_rate, algo.temperature)
     assert isinstance(cfg, PPOConfig)
 
 
