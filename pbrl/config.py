@@ -150,7 +150,7 @@ class EvalConfig:
     batch_size: int = 16
     max_batch_tokens: Optional[int] = None  # also cap key/value positions per batch: rows x (longest prompt + max_new_tokens)
     few_shot: int = 0
-    backend: str = choice("pbrl", EVAL_BACKENDS)  # pbrl (own loop) | lm_eval (lm-evaluation-harness, pbrl.harness)
+    backend: str = choice("pbrl", EVAL_BACKENDS)  # pbrl: its own loop; lm_eval: lm-evaluation-harness (pbrl.harness)
     lm_eval: LmEvalConfig = field(default_factory=LmEvalConfig)
 
 

@@ -84,7 +84,7 @@ def load_examples(
     data_root: str | Path | None = None,
     hub_ids: dict | None = None,
     split: str = "test",
-    number_scale: str = "standard",
+    number_scale: str = wordproblems.DEFAULT_SCALE,
 ) -> dict[str, list[Example]]:
     """Every example of `dataset` in each of `langs`, as {lang: [Example, ...]} in dataset order.
 
