@@ -1,14 +1,17 @@
 """Typed schema of every config group, registered in Hydra's ConfigStore, and its composition.
 
 Each group's YAML files merge into one of these dataclasses, so a typo'd key or a wrong type fails
-at composition. Everything the schema cannot express (languages against datasets, reward
-parameters, TRL arguments, numeric ranges, files) is checked by `pbrl.preflight`.
+at composition. The schema is the one place of every default and of every choice list (a field made
+with `choice`); `as_schema` converts a node to its dataclass and checks the choices. Everything the
+schema cannot express (languages against datasets, reward parameters, TRL arguments, numeric
+ranges, files, hub availability) is checked by `pbrl.cli.preflight`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, TypeVar
@@ -22,9 +25,23 @@ from pbrl.errors import ConfigError, unknown_key_message  # noqa: F401  (re-expo
 _PACKAGED_CONF_DIR = Path(__file__).resolve().parent / "conf"
 CONF_DIR = _PACKAGED_CONF_DIR if _PACKAGED_CONF_DIR.is_dir() else Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("policy", "pivot", "reward", "langs", "algo", "data", "eval", "logger")
+UNNAMED = "unnamed"  # the `name` of a node built by hand (tests, benchmarks) instead of composed from conf/
+# The choice lists (`choice` fields below). Choices backed by a registry of code live in it:
+# algo.trainer in pbrl.algos.TRAINER_MODULES, data.*_dataset in pbrl.data.DATASETS.
 PIVOT_KINDS = ("gold", "self", "model")
 PIVOT_BACKENDS = ("transformers", "vllm")
-UNNAMED = "unnamed"  # the `name` of a node built by hand (tests, benchmarks) instead of composed from conf/
+TRAIN_SOURCES = ("parallel", "translate")
+TRAIN_ORDERS = ("balanced", "shuffled")
+PROMPT_STYLES = ("chat", "plain")
+EVAL_BACKENDS = ("pbrl", "lm_eval")
+LOGGER_BACKENDS = ("none", "wandb")
+LOGGER_MODES = ("auto", "online", "offline", "disabled")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def choice(default: str, options: tuple[str, ...]):
+    """A string field whose value is one of `options` (`as_schema` and the pre-flight check it)."""
+    return field(default=default, metadata={"choices": options})
 
 
 @dataclass
@@ -51,22 +68,22 @@ class PolicyConfig:
 @dataclass
 class PivotConfig:
     name: str = MISSING
-    kind: str = "gold"  # PIVOT_KINDS: gold | self | model
+    kind: str = choice("gold", PIVOT_KINDS)
     model: Optional[str] = None
     num_samples: int = 1
     temperature: float = 0.0
     max_new_tokens: int = 256
     batch_size: int = 16
-    backend: str = "transformers"  # PIVOT_BACKENDS: transformers | vllm
+    backend: str = choice("transformers", PIVOT_BACKENDS)
 
 
 @dataclass
 class RewardConfig:
     name: str = MISSING
-    components: Dict[str, Any] = MISSING  # name -> {_target_: class, **params}
-    weights: Dict[str, float] = field(default_factory=dict)
+    components: Dict[str, Any] = MISSING  # name -> {_target_: class, **params} (defaults: the class's own)
+    weights: Dict[str, float] = field(default_factory=dict)  # one per component; empty = each 1.0
     gates: Dict[str, str] = field(default_factory=dict)  # component -> component gating it
-    gate_threshold: float = 0.5
+    gate_threshold: float = 0.5  # a gated component counts where its gate scores >= this, else 0
 
 
 @dataclass
@@ -79,7 +96,7 @@ class LangsConfig:
 @dataclass
 class AlgoConfig:
     name: str = MISSING
-    trainer: str = MISSING  # grpo | rloo | ppo | sft
+    trainer: str = MISSING  # grpo | rloo | ppo | sft: pbrl.algos.TRAINER_MODULES
     max_steps: int = 20
     learning_rate: float = 1e-5
     per_device_batch_size: int = 8  # completions per device per step
@@ -104,13 +121,14 @@ class DataConfig:
     train_levels: Optional[List[str]] = None  # train only on problems of these levels (null = all)
     eval_split: str = "test"  # split the eval problems come from (gsm8k: test; wordproblems: test | dev)
     number_scale: str = "standard"  # wordproblems: standard (answers <= 100/200) | small (numbers <= 20)
-    train_source: str = "parallel"  # parallel | translate
+    train_source: str = choice("parallel", TRAIN_SOURCES)
     translator: Optional[Dict[str, Any]] = None
-    prompt_style: str = "chat"  # chat | plain (pbrl.data.prompts), for training rows and evaluation
+    prompt_style: str = choice("chat", PROMPT_STYLES)  # pbrl.data.prompts, for training rows and evaluation
     few_shot: int = 0  # worked exemplars in the prompt (the dataset's own; MGSM's for the benchmarks)
     stop_at_newline: bool = False  # one-line answers: generation ends at the first line break
     split_seed: int = 0
-    train_order: str = "balanced"  # balanced: each language once per len(train langs) rows (pbrl.data.order) | shuffled
+    # balanced: each language once per len(train langs) rows (pbrl.data.order) | shuffled
+    train_order: str = choice("balanced", TRAIN_ORDERS)
     hub_ids: Dict[str, str] = field(default_factory=dict)
 
 
@@ -132,25 +150,25 @@ class EvalConfig:
     batch_size: int = 16
     max_batch_tokens: Optional[int] = None  # also cap key/value positions per batch: rows x (longest prompt + max_new_tokens)
     few_shot: int = 0
-    backend: str = "pbrl"  # pbrl (own loop) | lm_eval (lm-evaluation-harness, pbrl.harness)
+    backend: str = choice("pbrl", EVAL_BACKENDS)  # pbrl: its own loop; lm_eval: lm-evaluation-harness (pbrl.harness)
     lm_eval: LmEvalConfig = field(default_factory=LmEvalConfig)
 
 
 @dataclass
 class LoggerConfig:
     name: str = MISSING
-    backend: str = "none"  # none | wandb
+    backend: str = choice("none", LOGGER_BACKENDS)
     project: str = "pbrl"
     entity: Optional[str] = None
     group: Optional[str] = None
     job_type: str = "train"
     tags: List[str] = field(default_factory=list)
-    mode: str = "auto"  # auto (online if an API key is set, else offline) | online | offline | disabled
+    mode: str = choice("auto", LOGGER_MODES)  # auto: online if an API key is set, else offline
 
 
 @dataclass
 class PathsConfig:
-    runs: str = "runs"
+    runs: str = "runs"  # run directories go here: <runs>/<name>/<run id>
     data_root: Optional[str] = None
     cache: str = "~/.cache/pbrl"
 
@@ -166,9 +184,9 @@ class PbrlConfig:
     eval: EvalConfig = MISSING
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
-    name: str = "default"
+    name: str = "default"  # experiment name: the first folder of the run directory
     seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
+    device: str = choice("auto", DEVICES)
     threads: Optional[int] = None  # torch CPU threads; null = torch's default
     local: Any = None  # conf/local/default.yaml: cluster account, partition, W&B entity (free-form)
 
@@ -204,7 +222,36 @@ def as_schema(schema: type[Schema], cfg) -> Schema:
         typed = OmegaConf.to_object(node)
     except OmegaConfBaseException as err:  # many lines; the first names the key
         raise ConfigError(f"{schema.__name__}: {str(err).splitlines()[0]}") from None
+    check_choice_fields(typed, schema, _key_of(schema))
     return dataclasses.replace(typed, **objects)
+
+
+def check_choice_fields(node, schema: type | None = None, prefix: str = "") -> None:
+    """Every `choice` field of `node` (a `schema` instance, or a DictConfig/dict of its keys) holds
+    one of its options, in the nodes inside it too; nothing else is converted or checked.
+
+    Example:
+        >>> check_choice_fields(LoggerConfig(name="x", mode="sometimes"), prefix="logger.")
+        ConfigError: unknown logger.mode 'sometimes'; choose one of: auto, online, offline, disabled
+    """
+    schema = schema or type(node)
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        value = getattr(node, f.name) if dataclasses.is_dataclass(node) else node.get(f.name)
+        options = f.metadata.get("choices")
+        if options is not None and value not in options:
+            raise ConfigError(f"unknown {prefix}{f.name} '{value}'; choose one of: {', '.join(options)}")
+        child = next((t for t in (hints[f.name], *typing.get_args(hints[f.name])) if dataclasses.is_dataclass(t)), None)
+        if child is not None and value is not None:
+            check_choice_fields(value, child, f"{prefix}{f.name}.")
+
+
+def _key_of(schema: type) -> str:
+    """Where nodes of `schema` sit in the root config, as a key prefix ("logger.", "" for the root)."""
+    if schema is PbrlConfig:
+        return ""
+    hints = typing.get_type_hints(PbrlConfig)
+    return next((f"{name}." for name, hint in hints.items() if hint is schema), "")
 
 
 def _config_value(value) -> bool:

@@ -2,7 +2,7 @@
 
 `pbrl.run` catches a stage's exception and, when `describe_hub_error` recognises a failed hub
 download, prints that line (`pbrl: error: could not fetch <repo> ...; <the fix>`) and exits 2
-instead of a traceback. The pre-flight (`pbrl.preflight`) uses `hub_offline` for its model checks.
+instead of a traceback. The pre-flight (`pbrl.cli.preflight`) uses `hub_offline` for its model checks.
 
 Example:
     >>> print(describe_hub_error(RepositoryNotFoundError("404 for https://huggingface.co/api/models/org/typo")))

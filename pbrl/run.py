@@ -6,7 +6,7 @@ Examples:
     python -m pbrl.run -m reward=mt,embed policy=llama8b data=mgsm langs=mgsm hydra/launcher=slurm
     python -m pbrl.run --cfg job                         # print the composed config
 
-Before Hydra runs anything, `pbrl.preflight` checks every job of the command (each combination of a
+Before Hydra runs anything, `pbrl.cli.preflight` checks every job of the command (each combination of a
 `-m` sweep) and fails in one `pbrl: error:` line, exit status 2, with nothing written. A run
 directory is held by one process tree at a time (`HoldRunDir`, a Hydra callback).
 """
@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 
 from pbrl.config import CONF_DIR, register_configs  # CONF_DIR: conf/ in a clone, pbrl/conf in an installed wheel
 from pbrl.hub_errors import describe_hub_error
-from pbrl.preflight import fail, preflight_argv
+from pbrl.cli import fail, preflight_argv
 from pbrl.rundir import RunDirLock, RunDirLocked
 
 

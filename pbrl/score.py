@@ -13,9 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pbrl.cli import CliSpec, examples_from, parse_argv
+from pbrl.cli import CliSpec, check_writable, examples_from, one_line_errors, parse_argv, read_rows
 from pbrl.evaluation import score_predictions
-from pbrl.preflight import check_writable, one_line_errors, read_rows
 from pbrl.rundir import atomic_write_jsonl
 
 

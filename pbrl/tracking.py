@@ -11,8 +11,11 @@ import re
 from pathlib import Path
 
 SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)
-# What the pre-flight refuses as a value (pbrl.preflight.SECRET_VALUE): a W&B key, HF/OpenAI tokens.
+# Values that are credentials whatever their key (redacted here, refused by the pre-flight,
+# pbrl.cli.secrets): a W&B API key (40 hex, `local-` for W&B Server), Hugging Face / OpenAI-style tokens.
 SECRET_VALUE = re.compile(r"^((local-)?[0-9a-f]{40}|hf_[A-Za-z0-9]{30,}|sk-[A-Za-z0-9_-]{20,})$")
+# A pinned model revision is a 40-hex commit id, not a key.
+NOT_SECRET_KEY = re.compile(r"(revision|commit|sha|hash)$", re.I)
 
 
 def redact(obj, key: str = ""):
@@ -22,7 +25,7 @@ def redact(obj, key: str = ""):
         return {k: ("<redacted>" if SECRET_KEY.search(str(k)) else redact(v, str(k))) for k, v in obj.items()}
     if isinstance(obj, list):
         return [redact(v, key) for v in obj]
-    if isinstance(obj, str) and SECRET_VALUE.match(obj.strip()) and not re.search(r"(revision|commit|sha|hash)$", key):
+    if isinstance(obj, str) and SECRET_VALUE.match(obj.strip()) and not NOT_SECRET_KEY.search(key):
         return "<redacted>"
     return obj
 

@@ -12,6 +12,7 @@ import importlib
 from pathlib import Path
 
 from pbrl.algos.interface import Trained, TrainerModule
+from pbrl.config import AlgoConfig, as_schema
 from pbrl.errors import ConfigError, unknown_key_message
 
 TRAINER_MODULES = {"grpo": "pbrl.algos.grpo", "rloo": "pbrl.algos.grpo", "ppo": "pbrl.algos.ppo", "sft": "pbrl.algos.sft"}
@@ -36,4 +37,7 @@ def check_trainer_args(algo_cfg) -> None:
 
 
 def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, seed: int) -> Trained:
-    return trainer_module(algo_cfg).train(policy, train_dataset, reward_set, algo_cfg, Path(run_dir), tracker, seed)
+    """Train with the module behind `algo.trainer`; the algo node (an AlgoConfig, a DictConfig or a
+    dict of its keys) reaches it as the typed AlgoConfig, the schema's defaults filled in."""
+    algo = as_schema(AlgoConfig, algo_cfg)
+    return trainer_module(algo).train(policy, train_dataset, reward_set, algo, Path(run_dir), tracker, seed)

@@ -54,7 +54,7 @@ import os
 import random
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Optional
 
@@ -75,6 +75,7 @@ from pbrl.algos.ppo_math import (
     value_loss_terms,
 )
 from pbrl.algos.ppo_model import PolicyForward, ValueHead, eos_token_ids, sample
+from pbrl.config import AlgoConfig, as_schema
 from pbrl.rundir import append_jsonl, atomic_write_json, read_json
 
 VALUE_HEAD_FILE = "value_head.safetensors"
@@ -84,19 +85,20 @@ RNG_FILE = "rng_state.pth"
 
 @dataclass
 class PPOConfig:
-    """PPO settings. The first group comes from the shared `algo` node (AlgoConfig); `algo.args`
-    may override any field. Defaults of the PPO group follow TRL's former PPOConfig."""
+    """PPO settings. The first group is the shared `algo` node's (`pbrl.config.AlgoConfig`, where their
+    defaults live; the pre-flight checks their ranges), copied by `build_config`; `algo.args` may
+    override any field. Defaults of the PPO group follow TRL's former PPOConfig."""
 
     # from the algo node
-    max_steps: int = 20
-    learning_rate: float = 1e-5
-    per_device_batch_size: int = 8  # micro-batch (memory); rollout = this * gradient_accumulation_steps
-    gradient_accumulation_steps: int = 1
-    max_completion_length: int = 128
-    temperature: float = 1.0
-    kl_coef: float = 0.05  # algo.beta
-    save_steps: int = 10
-    logging_steps: int = 1
+    max_steps: int
+    learning_rate: float
+    per_device_batch_size: int  # micro-batch (memory); rollout = this * gradient_accumulation_steps
+    gradient_accumulation_steps: int
+    max_completion_length: int
+    temperature: float
+    kl_coef: float  # algo.beta
+    save_steps: int
+    logging_steps: int
     # PPO
     gamma: float = 1.0
     lam: float = 0.95
@@ -115,17 +117,13 @@ class PPOConfig:
     top_k: int = 0  # 0 = no top-k filtering: sample from the policy the loss assumes
 
     def __post_init__(self):
-        positive = ("max_steps", "per_device_batch_size", "gradient_accumulation_steps", "max_completion_length",
-                    "save_steps", "logging_steps", "ppo_epochs")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"algo ppo: {name}={getattr(self, name)} must be >= 1")
-        if self.temperature <= 0:
-            raise ValueError(f"algo ppo: temperature={self.temperature} must be > 0 (PPO learns from samples)")
+        """Ranges of the PPO group (those of the algo node are the pre-flight's)."""
+        if self.ppo_epochs < 1:
+            raise ValueError(f"algo ppo: ppo_epochs={self.ppo_epochs} must be >= 1")
         for name in ("gamma", "lam", "top_p"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"algo ppo: {name}={getattr(self, name)} must be in [0, 1]")
-        for name in ("cliprange", "cliprange_value", "vf_coef", "kl_coef", "learning_rate"):
+        for name in ("cliprange", "cliprange_value", "vf_coef"):
             if getattr(self, name) < 0:
                 raise ValueError(f"algo ppo: {name}={getattr(self, name)} must be >= 0")
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
@@ -141,19 +139,11 @@ def config_class(trainer: str):
 
 
 def build_config(algo_cfg) -> PPOConfig:
-    kwargs = dict(
-        max_steps=algo_cfg.max_steps,
-        learning_rate=algo_cfg.learning_rate,
-        per_device_batch_size=algo_cfg.per_device_batch_size,
-        gradient_accumulation_steps=algo_cfg.gradient_accumulation_steps,
-        max_completion_length=algo_cfg.max_completion_length,
-        temperature=algo_cfg.temperature,
-        kl_coef=algo_cfg.beta,
-        save_steps=algo_cfg.save_steps,
-        logging_steps=algo_cfg.logging_steps,
-    )
-    kwargs.update(dict(algo_cfg.args or {}))
-    return PPOConfig(**kwargs)
+    """The algo node (an AlgoConfig, a DictConfig or a dict of its keys) as PPO settings: its shared
+    fields (beta as kl_coef), then `algo.args`."""
+    algo = as_schema(AlgoConfig, algo_cfg)
+    shared = {f.name for f in fields(PPOConfig)} & {f.name for f in fields(AlgoConfig)}
+    return PPOConfig(**({name: getattr(algo, name) for name in shared} | {"kl_coef": algo.beta} | dict(algo.args)))
 
 
 # ---------------------------------------------------------------- data order

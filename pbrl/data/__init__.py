@@ -68,13 +68,23 @@ def available_languages(dataset: str, data_root: str | Path | None = None) -> li
     return sorted(present)
 
 
+def check_dataset_languages(dataset: str, langs) -> list[str]:
+    """`langs`, each a known language that `dataset` has (a file missing under the data root fails
+    when it is read, naming the file)."""
+    langs = check_languages(list(langs))
+    if dataset == "gsm8k":
+        for lang in langs:
+            gsm8k.check_language(lang)
+    return check_languages(langs, available=available_languages(dataset, None), dataset=dataset)
+
+
 def load_examples(
     dataset: str,
     langs: list[str],
     data_root: str | Path | None = None,
     hub_ids: dict | None = None,
     split: str = "test",
-    number_scale: str = "standard",
+    number_scale: str = wordproblems.DEFAULT_SCALE,
 ) -> dict[str, list[Example]]:
     """Every example of `dataset` in each of `langs`, as {lang: [Example, ...]} in dataset order.
 
@@ -136,6 +146,15 @@ def _question_key(example: Example) -> str:
     return " ".join(example.question_en.casefold().split())
 
 
+def train_pool(data: DataConfig, train_langs: list[str]) -> tuple[list[str], str]:
+    """The languages and the split of `data.train_dataset` the training problems come from: every
+    training language of a parallel set, or English to translate from (`train_source=translate`);
+    the train split of GSM8K and of the generated word problems, the test split of the others (the
+    run's eval problems are dropped from it)."""
+    langs = list(train_langs) if data.train_source == "parallel" else ["en"]
+    return langs, "train" if data.train_dataset in ("gsm8k", "wordproblems") else "test"
+
+
 def load_splits(
     data_cfg,
     train_langs: list[str],
@@ -176,10 +195,7 @@ def load_splits(
     train_size = data.train_size
     if train_dataset and train_langs and train_size != 0:
         source = data.train_source
-        if source not in ("parallel", "translate"):
-            raise ValueError(f"unknown data.train_source '{source}'; choose from: parallel, translate")
-        pool_langs = train_langs if source == "parallel" else ["en"]
-        split = "train" if train_dataset in ("gsm8k", "wordproblems") else "test"
+        pool_langs, split = train_pool(data, train_langs)
         pool = load_examples(train_dataset, pool_langs, data_root, hub_ids, split, number_scale)
         ids = _common_ids(pool)
         first = next(iter(pool.values()))

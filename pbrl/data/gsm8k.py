@@ -57,13 +57,18 @@ def load_rows(split: str, data_root: str | Path | None, hub_id: str = HUB_ID) ->
     return rows
 
 
-def load(lang: str, data_root: str | Path | None, hub_id: str = HUB_ID, split: str = "train") -> list[Example]:
-    """GSM8K `split` as English Examples with ids `gsm8k-<split>-<row>`."""
+def check_language(lang: str) -> None:
+    """GSM8K is English only: another language fails naming how to train on it anyway."""
     if lang != "en":
         raise ValueError(
             f"language '{lang}' is not in dataset 'gsm8k' (English only); use data.train_source=translate "
-            "to train on machine-translated GSM8K questions"
+            "to train on machine-translated GSM8K questions, or another dataset"
         )
+
+
+def load(lang: str, data_root: str | Path | None, hub_id: str = HUB_ID, split: str = "train") -> list[Example]:
+    """GSM8K `split` as English Examples with ids `gsm8k-<split>-<row>`."""
+    check_language(lang)
     examples = []
     for i, row in enumerate(load_rows(split, data_root, hub_id)):
         solution, answer = split_solution(row["answer"])

@@ -14,13 +14,13 @@ import random
 from collections import defaultdict
 from typing import Sequence
 
-ORDERS = ("balanced", "shuffled")
+from pbrl.config import TRAIN_ORDERS
 
 
 def training_order(langs: Sequence[str], seed: int, order: str = "balanced") -> list[int]:
     """A permutation of range(len(langs)) (`langs`: each row's language)."""
-    if order not in ORDERS:
-        raise ValueError(f"unknown data.train_order '{order}'; choose from: {', '.join(ORDERS)}")
+    if order not in TRAIN_ORDERS:
+        raise ValueError(f"unknown data.train_order '{order}'; choose from: {', '.join(TRAIN_ORDERS)}")
     rng = random.Random(seed)
     if order == "shuffled":
         indices = list(range(len(langs)))

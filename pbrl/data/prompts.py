@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pbrl.answers import CHOICE_LETTERS
+from pbrl.config import PROMPT_STYLES
 from pbrl.data.example import Example
 from pbrl.data.files import require_file
 from pbrl.data.hub import load_hub_rows
@@ -23,7 +24,6 @@ from pbrl.languages import LANGUAGES, MGSM_LANGUAGES
 
 EXEMPLARS_HUB_ID = "juletxara/mgsm"  # its train split holds the same 8 exemplars per language
 MAX_EXEMPLARS = 8
-PROMPT_STYLES = ("chat", "plain")
 
 
 def _join(prefix: str, text: str) -> str:

@@ -25,16 +25,19 @@ BATCH_SIZE = 32
 
 
 def make_translator(spec):
-    """A translator from `data.translator`: an object with `translate`, or a `{_target_: ...}` node."""
+    """A translator from `data.translator`: an object with `translate`, or a `{_target_: ...}` node
+    (instantiated lazily: no model loads). Bad input raises one line (the pre-flight runs it too)."""
     if spec is None:
-        raise ValueError(
-            "data.train_source=translate needs data.translator (a {_target_: ...} MT backend); set it or use train_source=parallel"
-        )
+        raise ValueError("data.train_source=translate needs data.translator (a {_target_: ...} MT backend); "
+                         "set it or use data.train_source=parallel")
     if hasattr(spec, "translate"):
         return spec
     from hydra.utils import instantiate
 
-    translator = instantiate(spec)
+    try:
+        translator = instantiate(spec)
+    except Exception as err:  # Hydra wraps the backend's own one-line error
+        raise ValueError(f"data.translator: {err.__cause__ or err}") from None
     if not hasattr(translator, "translate"):
         raise ValueError(
             f"data.translator {spec.get('_target_')!r} has no translate(texts, src, tgt) method; pick an MT backend"

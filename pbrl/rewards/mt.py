@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pbrl.rewards.backends.translators import make_translator, translator_problems
-from pbrl.rewards.base import Reward, column, present
+from pbrl.config import RewardConfig, as_schema
+from pbrl.rewards.base import Reward, column, component_arguments, present
 
 METRICS = ("chrf", "bleu", "embed")
 
@@ -121,23 +122,23 @@ class TranslationReward(Reward):
 
 
 def translation_problems(reward_cfg, langs) -> list[str]:
-    """Pre-flight: one line per training language that a translating component of `reward_cfg`
-    cannot serve (no translator covers it, or its model cannot be loaded here), each with the fix.
-    Loads no weights.
+    """Pre-flight: one line per training language that a translating component of `reward_cfg` (a
+    RewardConfig or a reward node) cannot serve (no translator covers it, or its model cannot be
+    loaded here), each with the fix. Loads no weights.
 
     Example:
         >>> cfg = {"components": {"mt": {"_target_": "pbrl.rewards.mt.TranslationReward", "translator": "bergamot"}}}
         >>> translation_problems(cfg, ["pt", "de"])[0][:57]
         'reward.components.mt: no translator covers de -> en (tran'
     """
-    from pbrl.rewards.backends.translators import translator_from_config
+    from pbrl.rewards.comet import CometReward
 
     problems = []
-    for name, node in (reward_cfg.get("components") or {}).items():
-        target = str(node.get("_target_", ""))
-        comet_ref = target.endswith(".CometReward") and node.get("mode") == "ref"
-        if target.endswith(".TranslationReward") or comet_ref:
-            where = f"reward.components.{name}"
-            translator = translator_from_config(node, default="bergamot" if comet_ref else "auto")
+    for name, node in as_schema(RewardConfig, reward_cfg).components.items():
+        where = f"reward.components.{name}"
+        cls, args = component_arguments(node, where)
+        if issubclass(cls, TranslationReward) or (issubclass(cls, CometReward) and args["mode"] == "ref"):
+            family = {"family": args["family"]} if "family" in args else {}  # COMET's translator has none
+            translator = make_translator(args["translator"], args["translator_model"], **family)
             problems += [f"{where}: {p}" for p in translator_problems(translator, langs, where)]
     return problems

@@ -171,7 +171,7 @@ def test_run_with_lm_eval_backend_carries_metrics_into_eval_json_and_analysis(ti
 )
 def test_bad_harness_settings_fail_at_start_in_one_line(override, message):
     from pbrl.config import compose_config
-    from pbrl.preflight import check_config
+    from pbrl.cli.preflight import check_config
 
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")) as err:
         check_config(compose_config(["eval=lm_eval", override]))
@@ -181,7 +181,7 @@ def test_bad_harness_settings_fail_at_start_in_one_line(override, message):
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
 def test_vllm_harness_without_vllm_names_the_fix():
     from pbrl.config import compose_config
-    from pbrl.preflight import check_config
+    from pbrl.cli.preflight import check_config
 
     with pytest.raises(ValueError, match=r"eval.lm_eval.model=vllm needs vllm \(pip install 'pbrl\[vllm\]'\)"):
         check_config(compose_config(["eval=lm_eval", "eval.lm_eval.model=vllm"]))

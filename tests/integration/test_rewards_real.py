@@ -146,7 +146,7 @@ def test_hybrid_preset_orders_responses(mgsm):
 
 
 def test_score_cli(tmp_path, data_root):
-    from pbrl.rewards.score import main
+    from pbrl.cli.rewards_score import main
 
     rows = [
         {
@@ -167,7 +167,7 @@ def test_score_cli(tmp_path, data_root):
 
 
 def test_validate_cli_on_polymath_pt(tmp_path, data_root, monkeypatch):
-    from pbrl.rewards.validate import main
+    from pbrl.cli.rewards_validate import main
 
     monkeypatch.setenv("PBRL_DATA_ROOT", str(data_root))
     report = main(

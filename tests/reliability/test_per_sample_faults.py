@@ -61,7 +61,7 @@ def test_json_writers_never_write_nan(tmp_path):
 
 def test_rewards_score_writes_valid_json_when_a_component_returns_nan(tmp_path, monkeypatch, capsys):
     """End of `pbrl.rewards.score` with a component returning NaN for one row: null, counted."""
-    import pbrl.rewards.score as score_cli
+    import pbrl.cli.rewards_score as score_cli
     from pbrl.rewards.accuracy import AccuracyReward
 
     real = AccuracyReward.score

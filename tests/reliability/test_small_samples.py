@@ -22,7 +22,7 @@ def answer_rows(right: dict[str, list[bool]]) -> list[dict]:
 
 @pytest.mark.parametrize("right", [ONE_ROW, ONE_PROBLEM_PER_LANGUAGE], ids=["one row", "one problem per language"])
 def test_rewards_score(right, tmp_path, capsys):
-    from pbrl.rewards.score import main
+    from pbrl.cli.rewards_score import main
 
     src, out = tmp_path / "pairs.jsonl", tmp_path / "out.jsonl"
     src.write_text("".join(json.dumps(row) + "\n" for row in answer_rows(right)), encoding="utf-8")
@@ -35,7 +35,7 @@ def test_rewards_score(right, tmp_path, capsys):
 @pytest.mark.parametrize("langs,n", [("[en,de]", 1), ("[en,de,sw]", 1), ("[en,de,sw]", 2)],
                          ids=["one row", "one problem per language", "two problems per language"])
 def test_rewards_validate(langs, n, tmp_path, capsys):
-    from pbrl.rewards.validate import main
+    from pbrl.cli.rewards_validate import main
 
     report = main(["reward=embed", "data=demo", f"langs.eval={langs}", f"n={n}", "probes=0",
                    f"paths.cache={tmp_path / 'cache'}", f"output={tmp_path / 'report.json'}"])

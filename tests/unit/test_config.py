@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pbrl.config import CONF_DIR, GROUPS, compose_config, run_id
-from pbrl.preflight import check_config, preflight_argv
+from pbrl.cli.preflight import check_config, preflight_argv
 
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
@@ -115,7 +115,7 @@ def user_conf(tmp_path):
 
 @pytest.mark.parametrize("how", ["--config-dir", "-cd", "hydra.searchpath"])
 def test_a_users_config_dir_adds_options(how, user_conf, capsys):
-    from pbrl.preflight import sweep_configs
+    from pbrl.cli.compose import sweep_configs
 
     where = [f"hydra.searchpath=[file://{user_conf}]"] if how == "hydra.searchpath" else [how, str(user_conf)]
     (cfg,) = sweep_configs([*where, "policy=my_tiny"])
@@ -131,3 +131,16 @@ def test_a_users_config_dir_adds_options(how, user_conf, capsys):
 def test_compose_config_follows_hydra_searchpath(user_conf):
     cfg = compose_config([f"hydra.searchpath=[file://{user_conf}]", "policy=my_tiny"])
     assert cfg.policy.name == "my_tiny"
+
+
+def test_as_schema_converts_once_with_the_schema_defaults_and_choices():
+    """A stage's node as its dataclass: the schema's defaults fill what is missing, a value outside
+    a choice list fails naming its full key."""
+    from pbrl.config import ConfigError, EvalConfig, LoggerConfig, RewardConfig, as_schema
+
+    assert as_schema(RewardConfig, {"components": {}}).gate_threshold == RewardConfig.gate_threshold
+    assert as_schema(EvalConfig, {"backend": "lm_eval"}).lm_eval.model == "hf"
+    with pytest.raises(ConfigError, match=r"unknown logger.mode 'sometimes'; choose one of: auto, online"):
+        as_schema(LoggerConfig, {"mode": "sometimes"})
+    with pytest.raises(ConfigError, match=r"unknown eval.backend 'harness'"):
+        as_schema(EvalConfig, {"backend": "harness"})

@@ -1,4 +1,11 @@
-"""No import cycle inside `pbrl/`: every import (module level and inside functions) is an edge."""
+"""No import cycle inside `pbrl/`, and no import up a layer: every import (module level and inside
+functions) is an edge, except those in an `if __name__ == "__main__":` block, which run only when the
+file is the program (`python -m pbrl.rewards.score` hands its run to `pbrl.cli.rewards_score`).
+
+Layers, bottom to top: the core (config, languages, answers, stats, rundir, policy, generation,
+models/, ...), data/, the stages side by side (pivot/, rewards/, algos/, evaluation + harness,
+report, analysis/), pipeline, and the entry layer (pbrl/cli/, run, score, launch_callbacks and
+every `__main__`)."""
 
 from __future__ import annotations
 
@@ -18,7 +25,11 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        run_only = {id(n) for node in tree.body if _is_main_block(node) for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if id(node) in run_only:
+                continue
             targets = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
@@ -35,6 +46,38 @@ def import_graph() -> dict[str, set[str]]:
                 if target and target != name:
                     graph[name].add(target)
     return graph
+
+
+def _is_main_block(node) -> bool:
+    """`if __name__ == "__main__":` at module level."""
+    test = getattr(node, "test", None)
+    return (isinstance(node, ast.If) and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__")
+
+
+STAGES = ("pbrl.pivot", "pbrl.rewards", "pbrl.algos", "pbrl.evaluation", "pbrl.harness", "pbrl.report",
+          "pbrl.analysis")
+ENTRY = ("pbrl.cli", "pbrl.run", "pbrl.score", "pbrl.launch_callbacks")
+
+
+def _under(name: str, prefixes) -> str | None:
+    return next((p for p in prefixes if name == p or name.startswith(p + ".")), None)
+
+
+def layer(name: str) -> int:
+    """0 core, 1 data, 2 stages, 3 pipeline, 4 entry."""
+    if name.endswith(".__main__") or _under(name, ENTRY):
+        return 4
+    if name == "pbrl.pipeline":
+        return 3
+    if _under(name, STAGES):
+        return 2
+    return 1 if _under(name, ("pbrl.data",)) else 0
+
+
+def stage(name: str) -> str | None:
+    group = _under(name, STAGES)
+    return "pbrl.evaluation" if group == "pbrl.harness" else group
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -66,10 +109,25 @@ def test_finder_sees_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_graph_sees_function_level_imports():
+def test_graph_sees_function_level_imports_but_not_a_main_block():
     graph = import_graph()
-    assert "pbrl.rewards" in graph["pbrl.preflight"]  # imported inside check_reward
+    assert "pbrl.rewards" in graph["pbrl.cli.preflight"]  # imported inside check_reward
     assert "pbrl.errors" in graph["pbrl.config"]
+    assert "pbrl.cli.rewards_score" not in graph["pbrl.rewards.score"]  # only in its __main__ block
+
+
+def test_no_module_imports_a_layer_above_it():
+    graph = import_graph()
+    up = [f"{a} -> {b}" for a in sorted(graph) for b in sorted(graph[a]) if layer(b) > layer(a)]
+    assert not up, "imports pointing up a layer: " + ", ".join(up)
+
+
+def test_stages_sit_side_by_side():
+    """A stage imports the core and data/, never another stage (harness belongs to evaluation)."""
+    graph = import_graph()
+    across = [f"{a} -> {b}" for a in sorted(graph) for b in sorted(graph[a])
+              if layer(a) == layer(b) == 2 and stage(a) != stage(b)]
+    assert not across, "stage imports another stage: " + ", ".join(across)
 
 
 def test_pbrl_has_no_import_cycle():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pbrl.algos.ppo import PPOConfig, step_indices
+from pbrl.algos.ppo import PPOConfig, build_config, step_indices
 from pbrl.algos.ppo_model import (
     Encoded,
     PolicyForward,
@@ -62,10 +62,21 @@ def test_step_indices_keep_the_pipeline_order_then_walk_seeded_permutations():
     assert flat[:5] == other_seed[:5] and flat[5:10] != other_seed[5:10]
 
 
-@pytest.mark.parametrize("bad", [dict(temperature=0.0), dict(lam=1.5), dict(ppo_epochs=0), dict(mini_batch_size=0)])
+@pytest.mark.parametrize("bad", [dict(vf_coef=-0.1), dict(lam=1.5), dict(ppo_epochs=0), dict(mini_batch_size=0)])
 def test_config_rejects_bad_values(bad):
+    """The PPO group's ranges (the algo node's, temperature > 0 included, are the pre-flight's)."""
     with pytest.raises(ValueError, match=next(iter(bad))):
-        PPOConfig(**bad)
+        build_config({"trainer": "ppo", "args": bad})
+
+
+def test_config_takes_the_algo_node_values():
+    from pbrl.config import AlgoConfig
+
+    cfg = build_config({"trainer": "ppo", "beta": 0.05, "max_steps": 3, "args": {"gamma": 0.9}})
+    algo = AlgoConfig(name="x", trainer="ppo")
+    assert (cfg.max_steps, cfg.kl_coef, cfg.gamma) == (3, 0.05, 0.9)
+    assert (cfg.learning_rate, cfg.temperature) == (algo.learning_rate, algo.temperature)
+    assert isinstance(cfg, PPOConfig)
 
 
 def test_laptop_preset_matches_grpo_sizes():

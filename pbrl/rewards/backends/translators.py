@@ -462,21 +462,3 @@ def translator_problems(translator: Translator, langs, where: str = "reward.comp
                 f"{where}.translator_model=<local folder>"
             )
     return problems
-
-
-def uncovered_languages(component_cfg, langs) -> list[str]:
-    """The languages of `langs` (other than English) that the translator a reward component's config
-    describes (`translator`, `translator_model`, `family`) cannot translate into English.
-
-    Example:
-        >>> uncovered_languages({"translator": "bergamot"}, ["en", "pt", "de"])
-        ['de']
-    """
-    translator = translator_from_config(component_cfg)
-    return [str(lang) for lang in langs if lang != "en" and not translator.supports(str(lang))]
-
-
-def translator_from_config(component_cfg, default: str = "auto") -> Translator:
-    """The translator a component node describes, without loading weights."""
-    get = component_cfg.get
-    return make_translator(get("translator") or default, get("translator_model"), get("family") or "auto")

@@ -42,9 +42,14 @@ class TestCompletionText:
 
 class TestRewardSet:
     def test_weights_and_funcs_follow_component_order(self):
-        rs = RewardSet("r", {"a": Const([1.0]), "b": Const([0.5])}, weights={"b": 2.0})
+        rs = RewardSet("r", {"a": Const([1.0]), "b": Const([0.5])}, weights={"b": 2.0, "a": 3.0})
         assert [f.__name__ for f in rs.funcs] == ["a", "b"]
-        assert rs.weights == [1.0, 2.0]  # missing weight defaults to 1
+        assert rs.weights == [3.0, 2.0]
+        assert RewardSet("r", {"a": Const([1.0]), "b": Const([0.5])}).weights == [1.0, 1.0]  # none given: each 1
+
+    def test_a_missing_weight_is_refused_not_taken_as_1(self):
+        with pytest.raises(ValueError, match=r"gives no weight to a; .*reward.weights.a=1.0"):
+            RewardSet("r", {"a": Const([1.0]), "b": Const([0.5])}, weights={"b": 2.0})
 
     def test_total_is_weighted_nansum_and_none_when_all_none(self):
         a = Const([1.0, None, None, float("nan")])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from pbrl.preflight import fail
+from pbrl.cli.errors import fail
 
 
 @dataclass(frozen=True)
