@@ -10,7 +10,9 @@ import os
 import re
 from pathlib import Path
 
-SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)", re.IGNORECASE)
+# Keys naming a credential: whole words of a snake/dot/kebab key, so `max_new_tokens` and
+# `tokenizer` pass while `api_key`, `hf_token`, `wandb.key` and `db_password` do not.
+SECRET_KEY = re.compile(r"(^|[._-])(api_?key|apikey|key|token|secret|password|passwd|credentials?)($|[._-])", re.I)
 # Values that are credentials whatever their key (redacted here, refused by the pre-flight,
 # pbrl.cli.secrets): a W&B API key (40 hex, `local-` for W&B Server), Hugging Face / OpenAI-style tokens.
 SECRET_VALUE = re.compile(r"^((local-)?[0-9a-f]{40}|hf_[A-Za-z0-9]{30,}|sk-[A-Za-z0-9_-]{20,})$")

@@ -8,18 +8,13 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from pbrl.errors import ConfigError
-from pbrl.tracking import NOT_SECRET_KEY, SECRET_VALUE
-
-# Keys naming a credential: whole words of a snake/dot/kebab key, so `max_new_tokens` and
-# `tokenizer` pass while `api_key`, `hf_token`, `wandb.key` and `db_password` do not.
-SECRET_KEY = re.compile(r"(^|[._-])(api_?key|apikey|key|token|secret|password|passwd|credentials?)($|[._-])", re.I)
+from pbrl.tracking import NOT_SECRET_KEY, SECRET_KEY, SECRET_VALUE
 
 
 def _secret_message(where: str) -> str:

@@ -151,3 +151,13 @@ def test_wandb_report_is_built_without_a_server():
         panel._to_model()  # serializes to W&B's internal schema with no server
     with pytest.raises(ValueError, match="no languages"):
         build_report("team", "pbrl", "ablation", [], [])
+
+
+def test_redact_drops_credentials_and_keeps_settings_that_mention_tokens():
+    from pbrl.tracking import redact
+
+    config = {"eval": {"max_new_tokens": 256}, "policy": {"tokenizer": "x"}, "logger": {"api_key": "abc"},
+              "hub": {"hf_token": "hf_" + "a" * 34, "revision": "0" * 40}, "other": {"note": "0" * 40}}
+    assert redact(config) == {"eval": {"max_new_tokens": 256}, "policy": {"tokenizer": "x"},
+                              "logger": {"api_key": "<redacted>"},
+                              "hub": {"hf_token": "<redacted>", "revision": "0" * 40}, "other": {"note": "<redacted>"}}
