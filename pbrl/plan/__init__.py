@@ -95,6 +95,7 @@ class Shape:
     heads: int
     kv_heads: int
     head_dim: int
+    vocab: int
     max_positions: int
     linears: tuple  # ((leaf name, in_features, out_features), ...) of one decoder layer
 
@@ -197,7 +198,7 @@ def model_shape(name: str, cache_dir: str) -> Shape:
     return Shape(name=name, params=sum(p.numel() for p in model.parameters()),
                  layer_params=sum(p.numel() for p in layer.parameters()), layers=text.num_hidden_layers,
                  hidden=text.hidden_size, intermediate=text.intermediate_size, heads=text.num_attention_heads,
-                 kv_heads=text.num_key_value_heads, head_dim=head_dim,
+                 kv_heads=text.num_key_value_heads, head_dim=head_dim, vocab=text.vocab_size,
                  max_positions=text.max_position_embeddings, linears=linears)
 
 
@@ -248,19 +249,26 @@ def layer_bytes(shape: Shape, rows: int, seq: int, dtype_bytes: int, lora, adapt
 
 
 def activation_bytes(shape: Shape, rows: int, prompt: int, completion: int, dtype_bytes: int, lora,
-                     checkpointing: bool, device: str = "cuda") -> float:
-    """Peak bytes of one training micro-batch's activations (forward kept + backward's working set).
+                     checkpointing: bool, device: str = "cuda", lm_head: bool = True) -> float:
+    """Peak bytes of one training micro-batch's activations (forward kept + backward's working set);
+    `lm_head=False`: the decoder layers alone.
 
     Checkpointed: every layer's input, plus one layer recomputed with the gradients flowing through it
     (T x (hidden + intermediate) x 8, calibrated on SmolLM2) or the LM head's backward, whichever is
     larger. TRL's fused head scores the completion tokens (every position where Triton is missing, as on
-    a CPU) in 4096 x 32768 tiles: one tile with Triton, eight fp32 temporaries in torch's fallback.
+    a CPU) through a 4096 x 32768 buffer; torch's fallback adds seven fp32 temporaries and a mask of
+    each tile (4096 x min(vocabulary, 32768)); a trained head accumulates its gradient in fp32.
     """
     seq, d = prompt + completion, dtype_bytes
     tokens = rows * seq
     scored = rows * completion if device == "cuda" else rows * (seq - 1)
-    tile = min(scored, HEAD_TOKENS) * HEAD_VOCAB
-    head = tile * (d if device == "cuda" else d + 7 * 4 + 1) + scored * shape.hidden * 4
+    tile_tokens, tile_vocab = min(scored, HEAD_TOKENS), min(shape.vocab, HEAD_VOCAB)
+    head = tile_tokens * HEAD_VOCAB * d + scored * shape.hidden * 4
+    if device != "cuda":
+        head += tile_tokens * tile_vocab * (7 * 4 + 1)
+    if lora is None:
+        head += shape.vocab * shape.hidden * 4
+    head *= lm_head
     working = tokens * (shape.hidden + shape.intermediate) * 8
     first = min(lora.layers_to_transform) if lora is not None and lora.layers_to_transform else 0
     adapted = set(lora.layers_to_transform) if lora is not None and lora.layers_to_transform else None
