@@ -38,7 +38,6 @@ Where each term comes from:
 from __future__ import annotations
 
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -55,29 +54,33 @@ ADAPTER_BYTES = 4  # fp32 LoRA weights (PEFT autocast_adapter_dtype=True)
 LORA_STATE_BYTES = 16  # fp32 weight + gradient + two AdamW moments
 FSDP_UNSHARDED_LAYERS = 2
 
-# Published config.json values of the models the presets name, for planning without the hub.
+# The published config.json (https://huggingface.co/<id>/blob/main/config.json) of each model the presets
+# name, for planning without the hub; parameter counts follow from them (tests/unit/test_plan.py).
 PUBLISHED_CONFIGS = {
-    "meta-llama/Llama-3.1-8B-Instruct": dict(model_type="llama", hidden_size=4096, intermediate_size=14336,
-                                             num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
-                                             vocab_size=128256, max_position_embeddings=131072,
-                                             tie_word_embeddings=False),
-    "meta-llama/Llama-3.1-70B-Instruct": dict(model_type="llama", hidden_size=8192, intermediate_size=28672,
-                                              num_hidden_layers=80, num_attention_heads=64, num_key_value_heads=8,
-                                              vocab_size=128256, max_position_embeddings=131072,
-                                              tie_word_embeddings=False),
-    "Qwen/Qwen3-32B": dict(model_type="qwen3", hidden_size=5120, intermediate_size=25600, num_hidden_layers=64,
-                           num_attention_heads=64, num_key_value_heads=8, head_dim=128, vocab_size=151936,
-                           max_position_embeddings=40960, tie_word_embeddings=False),
-    "Qwen/Qwen2.5-7B-Instruct": dict(model_type="qwen2", hidden_size=3584, intermediate_size=18944,
-                                     num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,
-                                     vocab_size=152064, max_position_embeddings=32768, tie_word_embeddings=False),
-    "Qwen/Qwen2.5-1.5B-Instruct": dict(model_type="qwen2", hidden_size=1536, intermediate_size=8960,
-                                       num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
-                                       vocab_size=151936, max_position_embeddings=32768, tie_word_embeddings=True),
-    "HuggingFaceTB/SmolLM2-135M-Instruct": dict(model_type="llama", hidden_size=576, intermediate_size=1536,
-                                                num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
-                                                vocab_size=49152, max_position_embeddings=8192,
-                                                tie_word_embeddings=True),
+    "meta-llama/Llama-3.1-8B-Instruct": {
+        "model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+        "max_position_embeddings": 131072, "tie_word_embeddings": False},
+    "meta-llama/Llama-3.1-70B-Instruct": {
+        "model_type": "llama", "hidden_size": 8192, "intermediate_size": 28672, "num_hidden_layers": 80,
+        "num_attention_heads": 64, "num_key_value_heads": 8, "vocab_size": 128256,
+        "max_position_embeddings": 131072, "tie_word_embeddings": False},
+    "Qwen/Qwen3-32B": {
+        "model_type": "qwen3", "hidden_size": 5120, "intermediate_size": 25600, "num_hidden_layers": 64,
+        "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
+        "max_position_embeddings": 40960, "tie_word_embeddings": False},
+    "Qwen/Qwen2.5-7B-Instruct": {
+        "model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
+        "num_attention_heads": 28, "num_key_value_heads": 4, "vocab_size": 152064,
+        "max_position_embeddings": 32768, "tie_word_embeddings": False},
+    "Qwen/Qwen2.5-1.5B-Instruct": {
+        "model_type": "qwen2", "hidden_size": 1536, "intermediate_size": 8960, "num_hidden_layers": 28,
+        "num_attention_heads": 12, "num_key_value_heads": 2, "vocab_size": 151936,
+        "max_position_embeddings": 32768, "tie_word_embeddings": True},
+    "HuggingFaceTB/SmolLM2-135M-Instruct": {
+        "model_type": "llama", "hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
+        "num_attention_heads": 9, "num_key_value_heads": 3, "vocab_size": 49152,
+        "max_position_embeddings": 8192, "tie_word_embeddings": True},
 }
 PUBLISHED_CONFIGS["pbrl:smollm2-135m-instruct"] = PUBLISHED_CONFIGS["HuggingFaceTB/SmolLM2-135M-Instruct"]
 
@@ -523,7 +526,7 @@ def host_terms(plan: Plan, shape: Shape, d: int, fsdp: bool) -> None:
     if res.host_gb is None:
         return
     per_node = max(res.ranks * res.gpus_per_node // max(res.gpus, 1), 1)
-    fix = f"hydra.launcher.mem_gb={{need}}"
+    fix = "hydra.launcher.mem_gb={need}"  # filled in by `refusal`
     _add(plan, "host", f"{per_node} rank process(es) x {PROCESS_HOST_GB:g} GB (python, torch, CUDA, data; assumed)",
          per_node * PROCESS_HOST_GB * GB, fix)
     if fsdp:

@@ -20,7 +20,7 @@ def test_a_job_that_cannot_fit_is_refused_before_submission(data_root, tmp_path)
     env = os.environ | {"PBRL_DATA_ROOT": str(data_root), "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "pbrl.run", "-m", "experiment=mgsm_llama8b", f"policy.model={folder}",
            "hydra/launcher=slurm", "logger=none", "plan.gpu_memory_gb=24", "seed=0,1", f"paths.runs={tmp_path}/runs"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env, check=False)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert proc.stderr.count("pbrl: error:") == 1 and proc.stderr.strip().count("\n") == 0
     assert "does not fit: the train stage needs 29.1 GB per GPU of 24; largest term: policy weights" in proc.stderr
@@ -58,6 +58,6 @@ assert trainer.is_fsdp_enabled
 save_sharded_final(trainer, policy.tokenizer, Path({str(tmp_path)!r}) / "final")
 """)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script)]
-    proc = subprocess.run(torchrun, capture_output=True, text=True, timeout=600, cwd=repo_root)
+    proc = subprocess.run(torchrun, capture_output=True, text=True, timeout=600, cwd=repo_root, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "final" / "config.json").exists() and (tmp_path / "final" / "tokenizer_config.json").exists()

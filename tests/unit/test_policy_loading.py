@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import pbrl.policy as policy
+from pbrl import policy
 
 # The generation-prompt tail of Qwen3's chat template (Qwen/Qwen3-32B tokenizer_config.json).
 QWEN3_TAIL = (
