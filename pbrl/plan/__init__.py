@@ -340,7 +340,11 @@ def build_plan(cfg) -> Plan:
     if res.ranks > res.gpus:
         plan.problems.append(f"{res.ranks} ranks share {res.gpus} GPUs; fix: hydra.launcher.gpus_per_node="
                              "hydra.launcher.tasks_per_node (one rank per GPU)")
-    pivot_terms(plan, as_schema(PivotConfig, cfg.pivot), shape, loaded, prompt, str(Path(cfg.paths.cache).expanduser()))
+    pivot = as_schema(PivotConfig, cfg.pivot)
+    if fsdp and pivot.kind == "self":
+        plan.problems.append("pivot=self answers with the policy on rank 0, whose weights FSDP keeps in its host memory "
+                             f"until training; fix: pivot.kind=model pivot.model={policy.model} pivot.backend=vllm")
+    pivot_terms(plan, pivot, shape, loaded, prompt, str(Path(cfg.paths.cache).expanduser()))
     resident = training_terms(plan, policy, algo, shape, d, fsdp, prompt)
     eval_terms(plan, as_schema(EvalConfig, cfg.eval), shape, d, resident, fsdp, prompt)
     host_terms(plan, shape, d, fsdp)

@@ -104,6 +104,12 @@ def test_rank_zero_evaluation_of_an_fsdp_policy_is_refused():
     assert "eval.backend=pbrl evaluates on rank 0 alone" in message and "fix: eval=lm_eval" in message
 
 
+def test_pivot_self_of_an_fsdp_policy_is_refused():
+    message = planner.refusal(plan_of("experiment=mgsm_qwen3_32b", *SLURM_8GPU, "pivot=self"))
+    assert "pivot=self answers with the policy on rank 0" in message
+    assert message.endswith("fix: pivot.kind=model pivot.model=Qwen/Qwen3-32B pivot.backend=vllm")
+
+
 def test_a_small_host_memory_is_named_with_the_size_to_ask_for():
     message = planner.refusal(plan_of("experiment=mgsm_qwen3_32b", *SLURM_8GPU, "hydra.launcher.mem_gb=64"))
     assert "the host stage needs 97.5 GB per node (hydra.launcher.mem_gb) of 64" in message
