@@ -111,8 +111,7 @@ def first_significant(run_dir: Path, cfg_overrides: list[str], every: int) -> li
         curve.append({"step": step, "minutes": round(minutes, 1), "delta": change["delta"],
                       "ci": change["delta_ci"], "significant": change["excludes_0"]})
         print(f"  step {step:3d} ({minutes:5.1f} min): non-English Δ {100 * change['delta']:+.1f} pp "
-              f"[{100 * change['delta_ci'][0]:+.1f}, {100 * change['delta_ci'][1]:+.1f}]"
-              f"{'  significant' if change['excludes_0'] else ''}", flush=True)
+              f"{interval_text(change['delta_ci'])}{'  significant' if change['excludes_0'] else ''}", flush=True)
     return curve
 
 
@@ -137,6 +136,11 @@ def run_default(args) -> None:
           else "the non-English gain is not significant at any checkpoint")
 
 
+def interval_text(ci) -> str:
+    """'[+0.4, +9.0]' in points from eval.json's delta_ci; '[–]' when it is null (fewer than 2 problems)."""
+    return f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "[–]"
+
+
 def report(run_dir: Path) -> None:
     from transformers import AutoTokenizer
 
@@ -151,8 +155,8 @@ def report(run_dir: Path) -> None:
     print(f"{'pipeline wall':26s} {summary['wall_seconds']:8.1f}  peak RSS {summary.get('peak_rss_gb')} GB")
     delta = (json.loads((run_dir / "eval.json").read_text()).get("delta") or {}).get("non_en_avg")
     if delta:
-        print(f"non-English Δ {100 * delta['delta']:+.1f} pp [{100 * delta['delta_ci'][0]:+.1f}, "
-              f"{100 * delta['delta_ci'][1]:+.1f}]{' significant' if delta['excludes_0'] else ''}")
+        print(f"non-English Δ {100 * delta['delta']:+.1f} pp {interval_text(delta['delta_ci'])}"
+              f"{' significant' if delta['excludes_0'] else ''}")
 
 
 def main() -> None:

@@ -59,7 +59,7 @@ def pooled_change(befores: list[list[dict]], afters: list[list[dict]]):
     k = len(befores)
     table = table.pooled([list(range(k)), list(range(k, 2 * k))])
     change = average_change(table, [lang for lang in table.languages if lang != ENGLISH])
-    return {"delta": change.value, "delta_ci": (change.lo, change.hi), "excludes_0": change.excludes_zero}
+    return {"delta": change.value, "delta_ci": change.interval(), "excludes_0": change.excludes_zero}
 
 
 def answers(cfg, adapter, examples, desc: str) -> list[dict]:
@@ -83,8 +83,10 @@ def answers(cfg, adapter, examples, desc: str) -> list[dict]:
 
 
 def describe(change: dict) -> str:
-    low, high = change["delta_ci"]
-    return f"{100 * change['delta']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]{'*' if change['excludes_0'] else ''}"
+    """'+2.9 [+0.6, +6.1]*' in points; '[–]' when the interval is undefined (fewer than 2 problems)."""
+    ci = change["delta_ci"]
+    interval = f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "[–]"
+    return f"{100 * change['delta']:+.1f} {interval}{'*' if change['excludes_0'] else ''}"
 
 
 def main() -> None:

@@ -147,7 +147,7 @@ class EvalConfig:
     after: bool = True
     max_new_tokens: int = 256
     batch_size: int = 16
-    max_batch_tokens: Optional[int] = None  # also cap rows x longest prompt per batch (bounds prefill memory)
+    max_batch_tokens: Optional[int] = None  # also cap key/value positions per batch: rows x (longest prompt + max_new_tokens)
     few_shot: int = 0
     backend: str = "pbrl"  # pbrl (own loop) | lm_eval (lm-evaluation-harness, pbrl.harness)
     lm_eval: LmEvalConfig = field(default_factory=LmEvalConfig)

@@ -1,15 +1,25 @@
-"""Batched generation with left padding, shared by the pivot, evaluation and benchmarks.
+"""Batched generation shared by the evaluation, the pivot and the trainers' rollouts.
 
-Prompts are sorted before batching so each batch pads little and shares its prompts' common start;
-results come back in the caller's order.
+Few-shot prompts of one language start with the same worked example (~60 % of a default prompt's
+tokens), and a GRPO rollout repeats each prompt `num_generations` times. `prefill` runs what rows
+share through the model once: rows are grouped by the tokens they start with, each group's prefix
+is computed once and its key/value cache copied to the group's rows, then every row's own tokens are
+added on top, all through transformers' cache API (`DynamicCache`). `generate` uses it for greedy
+answers (`greedy_decode`, which also drops each row from the batch as soon as it ends) and for
+sampling (`model.generate` continuing from the prefilled cache); `share_prefill` makes a model's own
+`generate` do the same for the trainers (TRL's GRPO/RLOO rollouts, pbrl's PPO rollouts). Answers
+equal those of plain batched generation up to floating-point rounding.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
+
+MIN_SHARED_PREFIX = 16  # tokens rows must share before their prefix is computed once for all of them
 
 
 def render_prompt(tokenizer, prompt) -> str:
@@ -19,12 +29,9 @@ def render_prompt(tokenizer, prompt) -> str:
     return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
 
 
-MIN_SHARED_PREFIX = 16  # tokens a batch's prompts must share before their prefix is computed once
-
-
 def _cache_argument() -> str:
-    """`generate`'s name for a prefilled key/value cache: `cache` since transformers 5.24 (where
-    `past_key_values` is deprecated), `past_key_values` before."""
+    """The name under which forward/`generate` take a key/value cache: `cache` since transformers 5.24
+    (where `past_key_values` is deprecated), `past_key_values` before."""
     import transformers
     from packaging.version import Version
 
@@ -52,54 +59,41 @@ def generate(
 ) -> list[list[str]]:
     """Return `num_return_sequences` completions for each prompt (greedy when temperature == 0).
 
-    Prompts are sorted by their tokens, so prompts that start alike (few-shot exemplars, a system
-    prompt) share a batch; with `share_prefix`, the tokens all prompts of a batch start with are run
-    through the model once and their key/value cache is copied to every row, instead of once per
-    prompt (few-shot prompts on a CPU: most of the work). Answers equal those of plain batched
-    generation up to floating-point rounding. With `max_batch_tokens`, a batch also holds no more
-    than that many prompt tokens (rows x longest prompt): long prompts (Bengali: 3x the tokens of
-    German) come in smaller batches, which bounds the prefill's transient memory.
+    Prompts are sorted by their tokens, so prompts that start alike (a language's few-shot
+    exemplar, a system prompt) come together; with `share_prefix` such a group's common start is
+    computed once (`prefill`) and no batch mixes two groups. A batch holds at most `batch_size`
+    prompts and, with `max_batch_tokens`, at most that many key/value positions (sequences x
+    (longest prompt + max_new_tokens)): long prompts (Bengali: 3x the tokens of German) come in
+    smaller batches, which bounds the cache's memory. Greedy batches drop each row as soon as it ends.
     """
     texts = [render_prompt(tokenizer, p) for p in prompts]
     token_ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
     order = sorted(range(len(texts)), key=lambda i: token_ids[i])
-    results: list[list[str]] = [[] for _ in texts]
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    k = num_return_sequences
+    widths = [(len(token_ids[i]) + max_new_tokens) * k for i in order]
+    groups = prefix_groups([token_ids[i] for i in order]) if share_prefix else [list(range(len(order)))]
+    batches = [[group[j] for j in batch] for group in groups
+               for batch in token_budget_batches([widths[p] for p in group], batch_size, max_batch_tokens)]
+    results: list[list[str]] = [[] for _ in texts]
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
-    sampling = temperature > 0
-    gen_kwargs = dict(
-        max_new_tokens=max_new_tokens,
-        do_sample=sampling,
-        num_return_sequences=num_return_sequences,
-        pad_token_id=tokenizer.pad_token_id,
-        logits_to_keep=1,  # not the prompt's logits (49k wide per token); a PEFT wrapper hides this default
-    )
-    if min_new_tokens:
-        gen_kwargs["min_new_tokens"] = min_new_tokens
-    if sampling:
-        gen_kwargs.update(temperature=temperature, top_p=top_p)
-    else:
-        gen_kwargs.update(temperature=None, top_p=None, top_k=None)
+    stop_ids = _stop_ids(model, tokenizer)
+    prefixes: dict[tuple, list] = {}  # a group's prefix cache, computed once for all its batches
     try:
         torch.manual_seed(seed)
-        batches = token_budget_batches([len(token_ids[i]) for i in order], batch_size, max_batch_tokens)
         for batch in tqdm(batches, desc=desc, unit="batch", leave=False):
             idx = [order[j] for j in batch]
-            rows = [token_ids[i] for i in idx]
-            shared = shared_prefix_length(rows) if share_prefix and num_return_sequences == 1 else 0
-            inputs = padded_batch(rows, shared if shared >= MIN_SHARED_PREFIX else 0, tokenizer.pad_token_id)
-            inputs = {k: v.to(device) for k, v in inputs.items()}
-            if shared >= MIN_SHARED_PREFIX:
-                prefix = model(input_ids=inputs["input_ids"][:1, :shared], use_cache=True).past_key_values
-                prefix.batch_repeat_interleave(len(rows))
-                inputs[CACHE_ARGUMENT] = prefix
-            out = model.generate(**inputs, **gen_kwargs)
-            decoded = tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            rows = [token_ids[i] for i in idx for _ in range(k)]
+            ids, mask, cache = prefill(model, rows, tokenizer.pad_token_id, share=share_prefix, prefixes=prefixes)
+            if temperature == 0 and k == 1:
+                new = greedy_decode(model, ids, mask, cache, max_new_tokens, stop_ids)
+            else:
+                new = _sample(model, tokenizer, ids, mask, cache, max_new_tokens, temperature, top_p, min_new_tokens)
+            decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
             for j, i in enumerate(idx):
-                results[i] = [d.strip() for d in decoded[j * num_return_sequences : (j + 1) * num_return_sequences]]
+                results[i] = [d.strip() for d in decoded[j * k : (j + 1) * k]]
     finally:
         model.train(was_training)
     return results
@@ -119,6 +113,23 @@ def token_budget_batches(lengths: list[int], batch_size: int, max_tokens: int | 
     return batches
 
 
+def prefix_groups(sorted_rows: list[list[int]], min_shared: int = MIN_SHARED_PREFIX) -> list[list[int]]:
+    """Consecutive positions of lexicographically sorted rows, grouped while they share at least
+    `min_shared` leading tokens with the group's first row (a language's exemplar).
+
+    Example:
+        >>> prefix_groups([[1, 2, 3, 4], [1, 2, 3, 5], [7, 8, 9]], min_shared=2)
+        [[0, 1], [2]]
+    """
+    groups: list[list[int]] = []
+    for position, row in enumerate(sorted_rows):
+        if groups and shared_prefix_length([sorted_rows[groups[-1][0]], row]) >= min_shared:
+            groups[-1].append(position)
+        else:
+            groups.append([position])
+    return groups
+
+
 def shared_prefix_length(rows: list[list[int]]) -> int:
     """How many leading tokens every row has in common, leaving each row at least one of its own."""
     limit = min(len(r) for r in rows) - 1
@@ -129,20 +140,160 @@ def shared_prefix_length(rows: list[list[int]]) -> int:
     return n
 
 
-def padded_batch(rows: list[list[int]], shared: int, pad_id: int) -> dict:
-    """input_ids/attention_mask with the shared prefix first and each row's padding after it:
-    [prefix, pad…, rest]. Masked padding in the middle leaves position ids and attention as with
-    left padding, and keeps the prefix in the same place in every row, so one cache fits all."""
-    width = max(len(r) for r in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        pad = width - len(row)
-        input_ids[i, :shared] = torch.tensor(row[:shared])
-        input_ids[i, shared + pad :] = torch.tensor(row[shared:])
-        attention[i, :shared] = 1
-        attention[i, shared + pad :] = 1
-    return {"input_ids": input_ids, "attention_mask": attention}
+@dataclass
+class PrefixLayout:
+    """Where each row's tokens go: [its group's prefix, padding, its own tokens]. Every group's
+    prefix sits in the same columns of each of its rows, and every row ends in the last column;
+    position ids from the mask (cumsum - 1) are those of left padding. Without groups: left padding."""
+
+    input_ids: torch.Tensor  # [rows, width]
+    attention_mask: torch.Tensor  # [rows, width]
+    prefix_width: int  # columns [0, prefix_width) come from the groups' prefix caches
+    groups: list[tuple[int, list[int]]]  # (shared length, its rows); every row in exactly one group
+
+    @classmethod
+    def of(cls, rows: list[list[int]], pad_id: int, share: bool = True,
+           min_shared: int = MIN_SHARED_PREFIX) -> "PrefixLayout":
+        by_start: dict[tuple, list[int]] = {}
+        for i, row in enumerate(rows):
+            by_start.setdefault(tuple(row[:min_shared]) if share else (), []).append(i)
+        groups = []
+        for members in by_start.values():
+            shared = shared_prefix_length([rows[i] for i in members]) if share and len(members) > 1 else 0
+            groups.append((shared if shared >= min_shared else 0, members))
+        shared_of = {i: shared for shared, members in groups for i in members}
+        prefix_width = max(shared_of.values())
+        width = prefix_width + max(len(row) - shared_of[i] for i, row in enumerate(rows))
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            shared = shared_of[i]
+            own = row[shared:]
+            input_ids[i, :shared] = torch.tensor(row[:shared], dtype=torch.long)
+            input_ids[i, width - len(own):] = torch.tensor(own, dtype=torch.long)
+            mask[i, :shared] = 1
+            mask[i, width - len(own):] = 1
+        return cls(input_ids, mask, prefix_width, groups)
+
+
+def can_share_prefix(model) -> bool:
+    """Prefix caches are stitched together layer by layer, which needs every layer to keep all of
+    its keys and values: full attention (no sliding window, no recurrent state)."""
+    config = model.config.get_text_config(decoder=True) if hasattr(model.config, "get_text_config") else model.config
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types is not None:
+        return all(t == "full_attention" for t in layer_types)
+    return not getattr(config, "sliding_window", None)
+
+
+def prefill(model, rows: list[list[int]], pad_id: int, share: bool = True, prefixes: dict | None = None):
+    """(input_ids, attention_mask, cache) to generate after `rows` (token ids), the cache holding
+    every column but the last. Repeated rows are computed once; with `share`, each group of rows
+    that start alike has its prefix computed once (kept in `prefixes` for later batches); then all
+    rows' own tokens but the last run on top of the groups' caches in one forward.
+
+    Example: a GRPO rollout of 2 prompts x 4 generations whose prompts share a 90-token exemplar:
+    the exemplar runs once (batch 1), each prompt's question once (batch 2), and the 8 rows copy
+    the resulting cache; `greedy_decode` or `model.generate` then feeds the last column.
+    """
+    from transformers import DynamicCache
+
+    distinct: dict[tuple, int] = {}
+    row_of = [distinct.setdefault(tuple(row), len(distinct)) for row in rows]
+    unique = [list(row) for row in distinct]
+    layout = PrefixLayout.of(unique, pad_id, share=share and can_share_prefix(model))
+    device = next(model.parameters()).device
+    ids, mask = layout.input_ids.to(device), layout.attention_mask.to(device)
+    start = layout.prefix_width
+    cache = DynamicCache(ddp_cache_data=_prefix_caches(model, layout, ids, prefixes)) if start else DynamicCache()
+    if ids.shape[1] - 1 > start:
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        model(input_ids=ids[:, start:-1], attention_mask=mask[:, :-1], position_ids=positions[:, start:-1],
+              use_cache=True, logits_to_keep=1, **{CACHE_ARGUMENT: cache})
+    if len(unique) < len(rows):
+        index = torch.tensor(row_of, device=device)
+        cache.batch_select_indices(index)
+        ids, mask = ids[index], mask[index]
+    return ids, mask, cache
+
+
+def _prefix_caches(model, layout: PrefixLayout, ids: torch.Tensor, prefixes: dict | None):
+    """Per layer, (keys, values) of columns [0, prefix_width) for every row: its group's prefix,
+    computed once per group, then zeros (masked out) up to the widest prefix."""
+    from transformers import DynamicCache
+
+    prefixes = {} if prefixes is None else prefixes
+    keys: list[torch.Tensor] = []
+    values: list[torch.Tensor] = []
+    for shared, members in layout.groups:
+        if not shared:
+            continue
+        prefix = ids[members[0], :shared]
+        key = tuple(prefix.tolist())
+        if key not in prefixes:
+            cache = DynamicCache()
+            model(input_ids=prefix[None], use_cache=True, logits_to_keep=1, **{CACHE_ARGUMENT: cache})
+            prefixes[key] = [(layer[0], layer[1]) for layer in cache]
+        index = torch.tensor(members, device=ids.device)
+        for layer_idx, (k, v) in enumerate(prefixes[key]):
+            if layer_idx == len(keys):
+                shape = (len(ids), k.shape[1], layout.prefix_width, k.shape[3])
+                keys.append(k.new_zeros(shape))
+                values.append(v.new_zeros(shape))
+            keys[layer_idx][index, :, :shared] = k
+            values[layer_idx][index, :, :shared] = v
+    return list(zip(keys, values))
+
+
+@torch.no_grad()
+def greedy_decode(model, input_ids, attention_mask, cache, max_new_tokens: int, stop_ids) -> list[list[int]]:
+    """Greedy continuation of each row (the new token ids, a stop token included), where `cache`
+    holds every column of `input_ids` but the last (`prefill`). A row leaves the batch when it emits
+    a stop token: `model.generate` keeps computing finished rows until the batch's longest answer
+    ends, and on a CPU each row adds to a step's cost (SmolLM2, float32: ~30 ms a step + ~3.5 ms a row).
+    """
+    stop = torch.tensor(sorted(stop_ids), device=input_ids.device)
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+    new: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
+    tokens, mask = input_ids[:, -1:], attention_mask
+    position = mask.sum(-1, keepdim=True) - 1
+    for _ in range(max_new_tokens):
+        logits = model(input_ids=tokens, attention_mask=mask, position_ids=position, use_cache=True,
+                       logits_to_keep=1, **{CACHE_ARGUMENT: cache}).logits
+        chosen = logits[:, -1].argmax(-1)
+        for row, token in zip(rows.tolist(), chosen.tolist()):
+            new[row].append(token)
+        going = ~torch.isin(chosen, stop)
+        if not going.any():
+            break
+        if not going.all():
+            keep = going.nonzero().squeeze(-1)
+            cache.batch_select_indices(keep)
+            rows, chosen, mask, position = rows[keep], chosen[keep], mask[keep], position[keep]
+        tokens = chosen[:, None]
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
+        position = position + 1
+    return new
+
+
+def _sample(model, tokenizer, input_ids, attention_mask, cache, max_new_tokens, temperature, top_p, min_new_tokens):
+    """`model.generate` continuing from a prefilled cache; returns the new tokens."""
+    kwargs = dict(max_new_tokens=max_new_tokens, do_sample=temperature > 0, pad_token_id=tokenizer.pad_token_id,
+                  logits_to_keep=1)  # not the prompt's logits (49k wide per token); a PEFT wrapper hides this default
+    if min_new_tokens:
+        kwargs["min_new_tokens"] = min_new_tokens
+    if temperature > 0:
+        kwargs.update(temperature=temperature, top_p=top_p)
+    else:
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    out = model.generate(input_ids=input_ids, attention_mask=attention_mask, **{CACHE_ARGUMENT: cache}, **kwargs)
+    return out[:, input_ids.shape[1]:]
+
+
+def _stop_ids(model, tokenizer) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    eos = tokenizer.eos_token_id if eos is None else eos
+    return set([eos] if isinstance(eos, int) else eos)
 
 
 def newline_token_ids(tokenizer) -> list[int]:
@@ -165,41 +316,22 @@ def stop_at_newline(model, tokenizer) -> None:
     config.eos_token_id = list(dict.fromkeys([*eos, *newline_token_ids(tokenizer)]))
 
 
-def prefill_repeated_prompts(model) -> None:
-    """Make `model.generate` run each distinct prompt through the model once when the batch repeats
-    prompts (GRPO/RLOO generate `num_generations` completions per prompt as repeated rows): the
-    prompt's key/value cache is computed for the distinct rows and copied to their repeats. On a
-    CPU, prefilling few-shot prompts is most of a rollout's cost; the answers equal those of plain
-    generation up to floating-point rounding (tests/unit/test_generation_stop.py)."""
+def share_prefill(model) -> None:
+    """Make `model.generate` start from `prefill`: each distinct prompt computed once (GRPO and
+    RLOO repeat every prompt `num_generations` times) and the tokens several prompts start with (a
+    language's few-shot exemplar) once for all of them. The caller's left-padded prompt columns come
+    back unchanged in front of the generated ones; sampling continues from the prefilled cache, so
+    completions equal those of plain generation up to floating-point rounding."""
     plain_generate = model.generate
 
-    def generate_once_per_prompt(input_ids=None, attention_mask=None, **kwargs):
-        if input_ids is None or attention_mask is None or CACHE_ARGUMENT in kwargs or "past_key_values" in kwargs:
+    def generate_with_shared_prefill(input_ids=None, attention_mask=None, **kwargs):
+        if (input_ids is None or attention_mask is None or input_ids.shape[1] < 2 or CACHE_ARGUMENT in kwargs
+                or "past_key_values" in kwargs or kwargs.get("return_dict_in_generate")):
             return plain_generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        distinct, row_of = repeated_rows(input_ids, attention_mask)
-        if len(distinct) == len(row_of) or input_ids.shape[1] < 2:
-            return plain_generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        ids, mask = input_ids[distinct, :-1], attention_mask[distinct, :-1]
-        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        rows = [ids[m.bool()].tolist() for ids, m in zip(input_ids, attention_mask)]
         with torch.no_grad():
-            cache = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                          logits_to_keep=1).past_key_values
-        cache.batch_select_indices(torch.tensor(row_of, device=input_ids.device))
-        kwargs[CACHE_ARGUMENT] = cache
-        return plain_generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            ids, mask, cache = prefill(model, rows, pad_id=int(model.generation_config.pad_token_id or 0))
+        out = plain_generate(input_ids=ids, attention_mask=mask, **{CACHE_ARGUMENT: cache}, **kwargs)
+        return torch.cat([input_ids, out[:, ids.shape[1]:]], dim=1)
 
-    model.generate = generate_once_per_prompt
-
-
-def repeated_rows(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[list[int], list[int]]:
-    """(indices of the distinct rows, for each row the position of its distinct row in that list)."""
-    seen: dict[tuple, int] = {}
-    distinct: list[int] = []
-    row_of: list[int] = []
-    for i, (ids, mask) in enumerate(zip(input_ids.tolist(), attention_mask.tolist())):
-        key = (tuple(ids), tuple(mask))
-        if key not in seen:
-            seen[key] = len(distinct)
-            distinct.append(i)
-        row_of.append(seen[key])
-    return distinct, row_of
+    model.generate = generate_with_shared_prefill

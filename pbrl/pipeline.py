@@ -80,6 +80,14 @@ def training_rows(train_examples, references: list[dict], prompter) -> list[dict
     return rows
 
 
+def merged(model):
+    """The trained model with its LoRA adapter folded into the base weights, as a resumed run loads
+    it (`load_policy(adapter=...)`): one matmul per layer instead of three, and the same answers
+    whether or not the run was interrupted."""
+    model = getattr(model, "module", model)  # unwrap DDP
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+
+
 def harness_evaluation(cfg: DictConfig, policy, adapter, device: str, out_dir: Path, desc: str, eval_examples) -> dict:
     """`eval.backend=lm_eval`: lm-evaluation-harness on the policy, or on the trained `adapter` folder."""
     from pbrl.harness import evaluate_with_harness
@@ -217,7 +225,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             if cfg.data.stop_at_newline:
                 stop_at_newline(policy.model, policy.tokenizer)
         else:
-            policy = replace(policy, model=trained.model)
+            policy = replace(policy, model=merged(trained.model))
         after = evaluation("after")
         if not main:
             return {}
@@ -225,7 +233,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         metrics = read_jsonl(run_dir / "metrics.jsonl")
         title = f"{cfg.name}: policy={cfg.policy.name} reward={cfg.reward.name} algo={cfg.algo.name} pivot={cfg.pivot.name}"
         start = time.perf_counter()
-        table = write_report(run_dir, before, after, metrics, title)
+        table = write_report(run_dir, before, after, metrics, title, train_langs=list(cfg.langs.train))
         stages.timings["report"] = {"seconds": round(time.perf_counter() - start, 2), "reused": False}
         print(f"\n{title}\n{table}")
         summary = {

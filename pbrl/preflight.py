@@ -461,6 +461,38 @@ def preflight(cfg) -> None:
     check_trainer(cfg)
 
 
+def _quoted(override: str) -> str:
+    """`key=value` with the value quoted for Hydra's grammar and the whole argument for a POSIX shell:
+    'hydra.run.dir="runs/seed=1"'."""
+    key, _, value = override.partition("=")
+    quote = "'" if '"' in value else '"'
+    hydra_form = f"{key}={quote}{value}{quote}"
+    if "'" not in hydra_form:
+        return f"'{hydra_form}'"
+    for char in '\\"$`':
+        hydra_form = hydra_form.replace(char, "\\" + char)
+    return f'"{hydra_form}"'
+
+
+def check_override_syntax(overrides: Iterable[str]) -> None:
+    """Each override parses in Hydra's override grammar; else one line naming it and how to quote it
+    (Hydra's own error is a traceback: a value holding '=' such as hydra.run.dir=runs/seed=1)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException as exc:
+            detail = str(exc).splitlines()[0]
+            if "=" not in override:
+                raise ConfigError(f"cannot parse the override '{override}' ({detail}); overrides are key=value, "
+                                  f"e.g. {override}=...") from None
+            raise ConfigError(f"cannot parse the override '{override}' ({detail}); quote a value holding = , "
+                              f"[ ] ( ) {{ }} ' or \" for Hydra and the shell: {_quoted(override)}") from None
+
+
 def sweep_configs(argv: list[str]) -> Iterator[DictConfig]:
     """Each job config `python -m pbrl.run <argv>` would run: Hydra's own argument parser, search
     path (`-cd`, `-cn`) and config loader, and for `-m` the basic sweeper's split of the sweep
@@ -478,6 +510,7 @@ def sweep_configs(argv: list[str]) -> Iterator[DictConfig]:
 
     args = get_args_parser().parse_args(argv)
     overrides = list(args.overrides)
+    check_override_syntax(overrides)
     check_override_secrets(overrides)
     register_configs()
     search_path = create_config_search_path(f"file://{CONF_DIR}")
@@ -524,6 +557,7 @@ def compose_checked(overrides: list[str]):
     """`pbrl.config.compose_config` for the CLIs: secrets refused, composition errors in one line."""
     from pbrl.config import compose_config
 
+    check_override_syntax(overrides)
     check_override_secrets(overrides)
     try:
         cfg = compose_config(overrides)

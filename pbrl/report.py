@@ -5,19 +5,33 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import yaml
+
 from pbrl.rundir import atomic_file, atomic_write_json, atomic_write_text
-from pbrl.stats import paired_changes
+from pbrl.stats import group_changes, paired_changes, seen_unseen_split
 
 LANGUAGE_METRICS = ("n", "accuracy", "fidelity")
 AVERAGE_ROW = "non-en avg"
+ABSENT = object()  # an interval key eval.json does not have (older files), unlike one that is null (undefined)
 
 
-def merge_evals(before: dict | None, after: dict | None) -> dict:
+def train_languages(run_dir: Path) -> list[str] | None:
+    """`langs.train` of the run's composed config (`.hydra/config.yaml`), None without one."""
+    path = Path(run_dir) / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return None
+    train = ((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("langs") or {}).get("train")
+    return [str(lang) for lang in train] if isinstance(train, list) else None
+
+
+def merge_evals(before: dict | None, after: dict | None, train_langs: list[str] | None = None) -> dict:
     """Combine the before/after evaluation results into eval.json's shape.
 
     {"languages": {lang: {"before": metrics, "after": metrics}}, "aggregate": {"before": ..., "after": ...},
      "delta": pbrl.stats.paired_changes(...), "intervals": {key: method}}; `delta` (after - before on
     the same problems, paired by (id, lang)) only when both results carry their predictions.
+    With `train_langs` a strict subset of the evaluated non-English languages, also "seen_unseen":
+    pbrl.stats.group_changes over the seen and the unseen languages.
     """
     langs: dict[str, dict] = {}
     for when, result in (("before", before), ("after", after)):
@@ -33,6 +47,10 @@ def merge_evals(before: dict | None, after: dict | None) -> dict:
         evals["intervals"] = methods
     if (before or {}).get("predictions") and (after or {}).get("predictions"):
         evals["delta"] = paired_changes(before["predictions"], after["predictions"])
+    split = seen_unseen_split(train_langs or [], ordered)
+    if split is not None and ((before or {}).get("predictions") or (after or {}).get("predictions")):
+        evals["seen_unseen"] = group_changes((before or {}).get("predictions"), (after or {}).get("predictions"),
+                                             {"seen": split[0], "unseen": split[1]})
     return evals
 
 
@@ -42,21 +60,51 @@ def _fmt(value, pct: bool = True) -> str:
     return f"{100 * value:.1f}" if pct else str(value)
 
 
-def _with_ci(value, ci) -> str:
-    """'31.2 [22.0–42.1]' in percent; the bare value when there is no interval."""
-    if value is None or not ci:
+def _with_ci(value, ci=ABSENT) -> str:
+    """'31.2 [22.0–42.1]' in percent; '31.2 [–]' when the interval is undefined (null: too few
+    problems), the bare value when the results carry no interval."""
+    if value is None or ci is ABSENT:
         return _fmt(value)
+    if not ci:
+        return f"{_fmt(value)} [–]"
     return f"{_fmt(value)} [{_fmt(ci[0])}–{_fmt(ci[1])}]"
 
 
-def _signed(value, ci=None, excludes_0=False) -> str:
-    """'+6.2 [+1.0, +11.5]*' in percentage points; * when the interval excludes 0."""
+def _signed(value, ci=ABSENT, excludes_0=False) -> str:
+    """'+6.2 [+1.0, +11.5]*' in percentage points; * when the interval excludes 0; '[–]' when undefined."""
     if value is None:
         return "–"
     text = f"{100 * value:+.1f}"
-    if ci:
-        text += f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+    if ci is not ABSENT:
+        text += f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else " [–]"
     return text + ("*" if excludes_0 else "")
+
+
+def _change_text(change: dict | None) -> str:
+    if not change:
+        return "–"
+    return _signed(change["delta"], change.get("delta_ci", ABSENT), change.get("excludes_0"))
+
+
+def _answers(by_when: dict) -> int:
+    """A language's n: its evaluation after training, else before."""
+    return (by_when.get("after") or by_when.get("before") or {}).get("n") or 0
+
+
+def _seen_unseen_rows(evals: dict) -> list[str]:
+    """Table rows of the seen and the unseen languages' averages, when the run trained on a subset."""
+    block = evals.get("seen_unseen")
+    if not block:
+        return []
+    lines = []
+    for name, langs in block["groups"].items():
+        key = f"{name}_avg"
+        before, after = block.get("before") or {}, block.get("after") or {}
+        n = sum(_answers(evals["languages"].get(lang) or {}) for lang in langs)
+        lines.append(f"| {name} avg ({' '.join(langs)}) | {n} | {_with_ci(before.get(key), before.get(f'{key}_ci', ABSENT))}"
+                     f" → {_with_ci(after.get(key), after.get(f'{key}_ci', ABSENT))} "
+                     f"| {_change_text((block.get('delta') or {}).get(key))} | |")
+    return lines
 
 
 def language_table(evals: dict) -> str:
@@ -74,11 +122,10 @@ def language_table(evals: dict) -> str:
         n = (after or before).get("n")
         if lang != "en" and isinstance(n, int):
             n_non_en += n
-        change = (delta.get("languages") or {}).get(lang)
-        change_text = _signed(change["delta"], change.get("delta_ci"), change.get("excludes_0")) if change else "–"
+        change_text = _change_text((delta.get("languages") or {}).get(lang))
         lines.append(
-            f"| {lang} | {n} | {_with_ci(before.get('accuracy'), before.get('accuracy_ci'))} → "
-            f"{_with_ci(after.get('accuracy'), after.get('accuracy_ci'))} | {change_text} "
+            f"| {lang} | {n} | {_with_ci(before.get('accuracy'), before.get('accuracy_ci', ABSENT))} → "
+            f"{_with_ci(after.get('accuracy'), after.get('accuracy_ci', ABSENT))} | {change_text} "
             f"| {_fmt(before.get('fidelity'))} → {_fmt(after.get('fidelity'))} |"
         )
     agg_before = evals["aggregate"].get("before") or {}
@@ -86,21 +133,25 @@ def language_table(evals: dict) -> str:
     for key, label, n in (("non_en_avg", AVERAGE_ROW, n_non_en or ""), ("gap_to_en", "gap to en", "")):
         if key not in agg_before and key not in agg_after:
             continue
-        change = delta.get(key)
-        change_text = _signed(change["delta"], change.get("delta_ci"), change.get("excludes_0")) if change else "–"
+        change_text = _change_text(delta.get(key))
         fidelity = (f"{_fmt(agg_before.get('fidelity_avg'))} → {_fmt(agg_after.get('fidelity_avg'))}"
                     if key == "non_en_avg" else "")
         show = _with_ci if key == "non_en_avg" else _signed  # the gap can be negative
         lines.append(
-            f"| {label} | {n} | {show(agg_before.get(key), agg_before.get(f'{key}_ci'))} → "
-            f"{show(agg_after.get(key), agg_after.get(f'{key}_ci'))} | {change_text} | {fidelity} |"
+            f"| {label} | {n} | {show(agg_before.get(key), agg_before.get(f'{key}_ci', ABSENT))} → "
+            f"{show(agg_after.get(key), agg_after.get(f'{key}_ci', ABSENT))} | {change_text} | {fidelity} |"
         )
-    notes = ["accuracy: Wilson 95 % interval per language; averages: bootstrap over problems."]
+        if key == "non_en_avg":
+            lines += _seen_unseen_rows(evals)
+    notes = [("accuracy: Wilson 95 % interval per language; averages: bootstrap over problems "
+              "([–]: undefined, fewer than 2 problems).")]
     if delta:
         notes.append("Δ: paired by problem (Newcombe per language, paired bootstrap for averages); "
                      "* = the interval excludes 0.")
     if agg_before.get("fidelity_avg") is not None or agg_after.get("fidelity_avg") is not None:
         notes.append("fidelity on the average row: mean over all languages.")
+    if evals.get("seen_unseen"):
+        notes.append("seen: the training languages (langs.train); unseen: the other non-English languages.")
     return "\n".join(lines) + "\n\n" + " ".join(notes) + "\n"
 
 
@@ -166,8 +217,13 @@ def plot_report(evals: dict, metrics: list[dict], path: Path, title: str) -> Non
     plt.close(fig)
 
 
-def write_report(run_dir: Path, before: dict | None, after: dict | None, metrics: list[dict], title: str) -> str:
-    evals = merge_evals(before, after)
+def write_report(run_dir: Path, before: dict | None, after: dict | None, metrics: list[dict], title: str,
+                 train_langs: list[str] | None = None) -> str:
+    """eval.json, report.md and report.png in `run_dir`; returns the table. `train_langs` (default: the
+    run's `.hydra/config.yaml` langs.train) splits the averages into seen and unseen languages."""
+    if train_langs is None:
+        train_langs = train_languages(run_dir)
+    evals = merge_evals(before, after, train_langs)
     atomic_write_json(run_dir / "eval.json", evals)
     table = language_table(evals)
     atomic_write_text(run_dir / "report.md", f"# {title}\n\n{table}")

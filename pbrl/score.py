@@ -19,14 +19,29 @@ from pbrl.preflight import check_writable, one_line_errors, read_rows
 from pbrl.rundir import atomic_write_jsonl
 
 
+def _interval(ci) -> str:
+    """' [0.207, 1.000]', or ' [–]' for an interval too few problems leave undefined (null)."""
+    return f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else " [–]"
+
+
 def format_table(result: dict) -> str:
-    lines = [f"{'lang':<6}{'n':>6}{'accuracy':>10}{'fidelity':>10}{'dw_acc':>8}"]
+    """Per-language n, accuracy with its Wilson 95 % interval, fidelity, DW-ACC; then the aggregates,
+    the averages with their bootstrap intervals over problems ([–]: undefined, fewer than 2 problems)."""
+    lines = [f"{'lang':<6}{'n':>6}  {'accuracy [95 % CI]':<22}{'fidelity':>9}{'dw_acc':>8}"]
     for lang, m in sorted(result["languages"].items()):
         dw = f"{m['dw_acc']:.3f}" if "dw_acc" in m else "-"
-        lines.append(f"{lang:<6}{m['n']:>6}{m['accuracy']:>10.3f}{m['fidelity']:>10.3f}{dw:>8}")
+        accuracy = f"{m['accuracy']:.3f}{_interval(m.get('accuracy_ci'))}"
+        lines.append(f"{lang:<6}{m['n']:>6}  {accuracy:<22}{m['fidelity']:>9.3f}{dw:>8}")
     agg = result["aggregate"]
-    lines.append("aggregate: " + ", ".join(f"{k}={v:.3f}" if v is not None else f"{k}=-" for k, v in agg.items()
-                                           if v is None or isinstance(v, (int, float))))
+    cells = []
+    for key, value in agg.items():
+        if key.endswith("_ci") or not (value is None or isinstance(value, (int, float))):
+            continue
+        text = "-" if value is None else f"{value:.3f}"
+        if value is not None and f"{key}_ci" in agg:
+            text += _interval(agg[f"{key}_ci"])
+        cells.append(f"{key}={text}")
+    lines.append("aggregate: " + ", ".join(cells))
     return "\n".join(lines)
 
 

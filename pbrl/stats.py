@@ -27,6 +27,11 @@ Which interval where, and why:
   reproduces.
   When no resample can differ (every answer wrong, or no problem changed) the bootstrap collapses to
   a point; then the score intervals of the pooled answers stand in (Wilson, Newcombe, MOVER).
+  With fewer than MIN_PROBLEMS problems (in any language, when the languages do not share them) a
+  bootstrap over problems has nothing to resample: the interval is undefined (lo = hi = None, null
+  in eval.json, "–" in tables), never a crash and never a score interval that ignores the problems.
+- How many problems and seeds a question needs (`variance_components`, `problems_needed`): the
+  two-way random-effects model of per-problem, per-seed outcomes; see `problems_needed`.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from scipy.stats import binomtest, bootstrap
 
 CONFIDENCE = 0.95
 N_BOOTSTRAP = 2000
+MIN_PROBLEMS = 2  # a bootstrap over problems needs two to resample; scipy raises on one
 BOOTSTRAP_SEED = 0
 ENGLISH = "en"
 INTERVAL_METHODS = {
@@ -53,18 +59,23 @@ INTERVAL_METHODS = {
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its 95 % interval."""
+    """A point estimate with its 95 % interval; lo = hi = None when the interval is undefined
+    (too few problems to resample)."""
 
     value: float
-    lo: float
-    hi: float
+    lo: float | None
+    hi: float | None
+
+    @property
+    def defined(self) -> bool:
+        return self.lo is not None and self.hi is not None
 
     @property
     def excludes_zero(self) -> bool:
-        return self.lo > 0 or self.hi < 0
+        return self.defined and (self.lo > 0 or self.hi < 0)
 
-    def interval(self) -> list[float]:
-        return [self.lo, self.hi]
+    def interval(self) -> list[float] | None:
+        return [self.lo, self.hi] if self.defined else None
 
 
 def wilson_interval(successes: int, n: int) -> tuple[float, float]:
@@ -177,6 +188,8 @@ class LanguageOutcomes:
         Example: stages [seed0, seed1, seed2] -> pooled([[0, 1, 2]]) has one stage, each problem's
         outcome its share of right answers over the seeds.
         """
+        if any(not group for group in groups):
+            raise ValueError(f"every pooled stage needs at least one stage to average, got groups {groups}")
         return LanguageOutcomes({lang: np.stack([x[group].mean(axis=0) for group in groups])
                                  for lang, x in self.outcomes.items()}, self.clustered)
 
@@ -186,6 +199,13 @@ class LanguageOutcomes:
 
     def n(self, lang: str) -> int:
         return self.outcomes[lang].shape[1]
+
+
+def _too_few_problems(samples: list[np.ndarray], clustered: bool) -> bool:
+    """Whether a bootstrap over problems has fewer than MIN_PROBLEMS to draw from (in any stratum)."""
+    if clustered:
+        return len(samples[0]) < MIN_PROBLEMS
+    return any(len(x) < MIN_PROBLEMS for x in samples)
 
 
 def _linear_bootstrap(samples: list[np.ndarray], weights: list[float], clustered: bool, value: float,
@@ -212,6 +232,20 @@ def _linear_bootstrap(samples: list[np.ndarray], weights: list[float], clustered
     if not (math.isfinite(ci.low) and math.isfinite(ci.high)):
         return None
     return Estimate(value, min(float(ci.low), value), max(float(ci.high), value))
+
+
+def _interval_over_problems(samples: list[np.ndarray], weights: list[float], clustered: bool, fallback,
+                            n_boot: int, seed: int) -> Estimate:
+    """Σ weights[j] · mean(samples[j]) with the bootstrap interval over problems; `fallback()` (a score
+    interval of the pooled answers) when no resample can differ; undefined with too few problems."""
+    value = float(sum(w * x.mean() for w, x in zip(weights, samples)))
+    if _too_few_problems(samples, clustered):
+        return Estimate(value, None, None)
+    found = _linear_bootstrap(samples, weights, clustered, value, n_boot, seed)
+    if found is not None:
+        return found
+    bound = fallback()
+    return Estimate(value, min(bound.lo, value), max(bound.hi, value))
 
 
 def _non_english(table: LanguageOutcomes) -> list[str]:
@@ -242,17 +276,13 @@ def _mover_difference(a: Estimate, b: Estimate) -> Estimate:
 
 def average_accuracy(table: LanguageOutcomes, langs: list[str], stage: int = 0, n_boot: int = N_BOOTSTRAP,
                      seed: int = BOOTSTRAP_SEED) -> Estimate | None:
-    """Mean of the accuracies of `langs`, with a bootstrap interval over problems."""
+    """Mean of the accuracies of `langs`, with a bootstrap interval over problems; None without languages."""
     langs = [lang for lang in langs if lang in table.outcomes]
     if not langs:
         return None
     samples = [table.outcomes[lang][stage] for lang in langs]
-    value = float(np.mean([x.mean() for x in samples]))
-    found = _linear_bootstrap(samples, [1 / len(langs)] * len(langs), table.clustered, value, n_boot, seed)
-    if found is None:
-        pooled = _wilson_estimate(table, langs, stage)
-        return Estimate(value, min(pooled.lo, value), max(pooled.hi, value))
-    return found
+    return _interval_over_problems(samples, [1 / len(langs)] * len(langs), table.clustered,
+                                   lambda: _wilson_estimate(table, langs, stage), n_boot, seed)
 
 
 def non_english_average(table: LanguageOutcomes, stage: int = 0, n_boot: int = N_BOOTSTRAP,
@@ -274,12 +304,10 @@ def gap_to_english(table: LanguageOutcomes, stage: int = 0, n_boot: int = N_BOOT
     if ENGLISH not in table.outcomes or not langs:
         return None
     samples, weights = _gap_terms({lang: x[stage] for lang, x in table.outcomes.items()}, langs)
-    value = float(sum(w * x.mean() for w, x in zip(weights, samples)))
-    found = _linear_bootstrap(samples, weights, table.clustered, value, n_boot, seed)
-    if found is None:
-        gap = _mover_difference(_wilson_estimate(table, [ENGLISH], stage), _wilson_estimate(table, langs, stage))
-        return Estimate(value, min(gap.lo, value), max(gap.hi, value))
-    return found
+    return _interval_over_problems(
+        samples, weights, table.clustered,
+        lambda: _mover_difference(_wilson_estimate(table, [ENGLISH], stage), _wilson_estimate(table, langs, stage)),
+        n_boot, seed)
 
 
 def gap_change(table: LanguageOutcomes, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED) -> Estimate | None:
@@ -288,12 +316,9 @@ def gap_change(table: LanguageOutcomes, n_boot: int = N_BOOTSTRAP, seed: int = B
     if ENGLISH not in table.outcomes or not langs:
         return None
     samples, weights = _gap_terms({lang: x[1] - x[0] for lang, x in table.outcomes.items()}, langs)
-    value = float(sum(w * x.mean() for w, x in zip(weights, samples)))
-    found = _linear_bootstrap(samples, weights, table.clustered, value, n_boot, seed)
-    if found is None:
-        change = _mover_difference(_pooled_paired(table, [ENGLISH]), _pooled_paired(table, langs))
-        return Estimate(value, min(change.lo, value), max(change.hi, value))
-    return found
+    return _interval_over_problems(
+        samples, weights, table.clustered,
+        lambda: _mover_difference(_pooled_paired(table, [ENGLISH]), _pooled_paired(table, langs)), n_boot, seed)
 
 
 def average_change(table: LanguageOutcomes, langs: list[str], n_boot: int = N_BOOTSTRAP,
@@ -304,12 +329,12 @@ def average_change(table: LanguageOutcomes, langs: list[str], n_boot: int = N_BO
     if not langs:
         return None
     samples = [table.outcomes[lang][1] - table.outcomes[lang][0] for lang in langs]
-    value = float(np.mean([x.mean() for x in samples]))
-    found = _linear_bootstrap(samples, [1 / len(langs)] * len(langs), table.clustered, value, n_boot, seed)
-    if found is None:
-        change = _pooled_paired(table, langs)
-        return Estimate(value, min(change.lo, value), max(change.hi, value))
-    return found
+    return _interval_over_problems(samples, [1 / len(langs)] * len(langs), table.clustered,
+                                   lambda: _pooled_paired(table, langs), n_boot, seed)
+
+
+def _change_entry(change: Estimate) -> dict:
+    return {"delta": change.value, "delta_ci": change.interval(), "excludes_0": change.excludes_zero}
 
 
 def paired_changes(before: list[dict], after: list[dict]) -> dict:
@@ -331,18 +356,167 @@ def paired_changes(before: list[dict], after: list[dict]) -> dict:
             "n": table.n(lang),
             "before": float(x[0].mean()),
             "after": float(x[1].mean()),
-            "delta": change.value,
-            "delta_ci": change.interval(),
-            "excludes_0": change.excludes_zero,
+            **_change_entry(change),
             "improved": int((~x[0] & x[1]).sum()),
             "worsened": int((x[0] & ~x[1]).sum()),
         }
     out: dict = {"languages": languages}
     avg = average_change(table, _non_english(table))
     if avg is not None:
-        out["non_en_avg"] = {"delta": avg.value, "delta_ci": avg.interval(), "excludes_0": avg.excludes_zero}
-    if ENGLISH in table.outcomes and _non_english(table):
-        gap = gap_change(table)
-        out["gap_to_en"] = {"delta": gap.value, "delta_ci": gap.interval(), "excludes_0": gap.excludes_zero}
+        out["non_en_avg"] = _change_entry(avg)
+    gap = gap_change(table)
+    if gap is not None:
+        out["gap_to_en"] = _change_entry(gap)
     out["method"] = INTERVAL_METHODS["delta_ci"]
     return out
+
+
+# --- seen vs unseen languages ------------------------------------------------------------------
+
+def seen_unseen_split(train_langs, eval_langs) -> tuple[list[str], list[str]] | None:
+    """(seen, unseen): the non-English evaluation languages the run trained on and those it did not,
+    when its training languages are a strict, non-empty subset of them; None otherwise.
+
+    Example:
+        >>> seen_unseen_split(["de", "sw"], ["en", "de", "fr", "sw", "zh"])
+        (['de', 'sw'], ['fr', 'zh'])
+    """
+    evaluated = sorted({lang for lang in eval_langs if lang != ENGLISH})
+    train = {lang for lang in train_langs if lang != ENGLISH}
+    if not train or not train < set(evaluated):
+        return None
+    return [lang for lang in evaluated if lang in train], [lang for lang in evaluated if lang not in train]
+
+
+def _group_averages(rows: list[dict] | None, groups: dict[str, list[str]]) -> dict:
+    if not rows:
+        return {}
+    table = LanguageOutcomes.from_rows([rows])
+    out: dict = {}
+    for name, langs in groups.items():
+        average = average_accuracy(table, langs)
+        if average is not None:
+            out[f"{name}_avg"], out[f"{name}_avg_ci"] = average.value, average.interval()
+    return out
+
+
+def group_changes(before: list[dict] | None, after: list[dict] | None, groups: dict[str, list[str]]) -> dict:
+    """eval.json's block for named groups of languages (e.g. seen / unseen): each group's average
+    accuracy before and after with its bootstrap interval, and the paired change after − before.
+
+    Example:
+        >>> rows = lambda ok: [{"id": str(i), "lang": lang, "correct": i < ok} for lang in ("de", "fr") for i in range(20)]
+        >>> block = group_changes(rows(2), rows(12), {"seen": ["de"], "unseen": ["fr"]})
+        >>> block["after"]["unseen_avg"], block["delta"]["unseen_avg"]["excludes_0"]
+        (0.6, True)
+    """
+    out: dict = {"groups": {name: list(langs) for name, langs in groups.items()},
+                 "before": _group_averages(before, groups), "after": _group_averages(after, groups)}
+    if before and after:
+        table = LanguageOutcomes.from_rows([before, after])
+        changes = {name: average_change(table, langs) for name, langs in groups.items()}
+        out["delta"] = {f"{name}_avg": _change_entry(change) for name, change in changes.items() if change is not None}
+    return out
+
+
+# --- how many problems and seeds a question needs -----------------------------------------------
+
+def gap_weights(langs: list[str]) -> dict[str, float]:
+    """Weights of the gap to English over `langs`: English minus the mean of the other languages."""
+    others = [lang for lang in langs if lang != ENGLISH]
+    return {ENGLISH: 1.0} | {lang: -1 / len(others) for lang in others}
+
+
+def per_problem_changes(table: LanguageOutcomes, weights: dict[str, float],
+                        pairs: list[tuple[int, int]]) -> np.ndarray | None:
+    """problems × len(pairs): for each problem and each (before stage, after stage) pair (one per
+    seed), Σ_lang weights[lang] · (after − before). Its mean over problems and seeds is the pooled
+    change of the weighted contrast (gap_weights: the change of the gap to English). None unless
+    the languages share their problems (per-problem contrasts need every language of a problem)."""
+    if not table.clustered or any(lang not in table.outcomes for lang in weights):
+        return None
+    return np.stack([sum(w * (table.outcomes[lang][a] - table.outcomes[lang][b]) for lang, w in weights.items())
+                     for b, a in pairs], axis=1)
+
+
+@dataclass(frozen=True)
+class VarianceComponents:
+    """The variances of a per-problem, per-seed quantity d[p, s] = μ + a_p + b_s + e_ps (problem,
+    seed and residual terms; units of d squared), estimated from `problems` × `seeds` values."""
+
+    mean: float
+    problem: float
+    seed: float
+    residual: float
+    problems: int
+    seeds: int
+
+    def standard_error(self, problems: int, seeds: int) -> float:
+        """Standard error of the mean of d over `problems` problems and `seeds` seeds (every problem
+        evaluated under every seed): sqrt(σ_a²/P + σ_b²/S + σ_e²/(P·S))."""
+        return math.sqrt(self.problem / problems + self.seed / seeds + self.residual / (problems * seeds))
+
+
+def variance_components(d: np.ndarray) -> VarianceComponents | None:
+    """ANOVA estimates of the balanced two-way crossed random-effects model without replication
+    (Searle, Casella & McCulloch 1992, "Variance Components", the two-way crossed classification):
+    with P problems (rows) and S seeds (columns),
+
+        MS_problem = S·Σ_p (d̄_p· − d̄)² / (P − 1)      E = σ_e² + S·σ_a²
+        MS_seed    = P·Σ_s (d̄_·s − d̄)² / (S − 1)      E = σ_e² + P·σ_b²
+        MS_resid   = Σ (d_ps − d̄_p· − d̄_·s + d̄)² / ((P − 1)(S − 1))   E = σ_e²
+
+    solved for σ_a², σ_b², σ_e², negative estimates set to 0. The seed term σ_b² is the part of the
+    spread over seeds that no number of problems averages away. None with fewer than 2 problems or
+    2 seeds (nothing to estimate the seed or the problem term from).
+
+    Example:
+        >>> vc = variance_components(np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]))
+        >>> round(vc.problem, 4), round(vc.seed, 4), round(vc.residual, 4)
+        (0.1667, 0.0, 0.125)
+    """
+    d = np.asarray(d, dtype=float)
+    problems, seeds = d.shape
+    if problems < MIN_PROBLEMS or seeds < 2:
+        return None
+    grand, by_problem, by_seed = d.mean(), d.mean(axis=1), d.mean(axis=0)
+    ms_problem = seeds * float(((by_problem - grand) ** 2).sum()) / (problems - 1)
+    ms_seed = problems * float(((by_seed - grand) ** 2).sum()) / (seeds - 1)
+    residuals = d - by_problem[:, None] - by_seed[None, :] + grand
+    ms_residual = float((residuals ** 2).sum()) / ((problems - 1) * (seeds - 1))
+    return VarianceComponents(float(grand), max(0.0, (ms_problem - ms_residual) / seeds),
+                              max(0.0, (ms_seed - ms_residual) / problems), ms_residual, problems, seeds)
+
+
+def problems_needed(components: VarianceComponents, effect: float, seeds: int, alpha: float = 1 - CONFIDENCE,
+                    power: float = 0.8) -> int | None:
+    """Fewest problems per language with which `seeds` seeds detect a true change of size `effect`
+    with probability `power` at two-sided level `alpha`; None when no number of problems can (the
+    seed term alone is too large: more seeds are needed).
+
+    Normal approximation of the sample size for a mean (Chow, Shao & Wang 2008, "Sample Size
+    Calculations in Clinical Research", §3.1): the estimate's standard error must be at most
+
+        target = |effect| / (z_{1−α/2} + z_{power}),
+
+    and under the two-way model (`VarianceComponents.standard_error`)
+    SE² = σ_a²/P + σ_b²/S + σ_e²/(P·S), so P = ceil((σ_a² + σ_e²/S) / (target² − σ_b²/S)).
+    power = 0.5 is the half-width criterion (a 95 % interval no wider than ± effect): then a true
+    change of exactly `effect` gives an interval that excludes 0 only half the time, which is why
+    pbrl plans with 0.8.
+
+    Example:
+        >>> vc = VarianceComponents(0.0, problem=0.01, seed=0.0, residual=0.0, problems=32, seeds=3)
+        >>> problems_needed(vc, effect=0.03, seeds=3)      # ceil(0.01 · (1.960 + 0.842)² / 0.03²)
+        88
+    """
+    from scipy.stats import norm
+
+    if not (0 < alpha < 1 and 0 < power < 1 and seeds >= 1 and effect != 0):
+        raise ValueError(f"problems_needed needs 0 < alpha, power < 1, seeds >= 1 and effect != 0; "
+                         f"got alpha={alpha}, power={power}, seeds={seeds}, effect={effect}")
+    target = abs(effect) / (norm.ppf(1 - alpha / 2) + norm.ppf(power))
+    room = target ** 2 - components.seed / seeds
+    if room <= 0:
+        return None
+    return max(MIN_PROBLEMS, math.ceil((components.problem + components.residual / seeds) / room))

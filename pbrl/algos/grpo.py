@@ -6,11 +6,13 @@ which the `algo/*.yaml` presets set under `args:`; this module just wires them.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from pbrl.algos.interface import Trained
+from pbrl.algos.shared_prompt import SharedPromptLogps
 from pbrl.algos.trl_training import train_trl, training_arguments
-from pbrl.generation import prefill_repeated_prompts
+from pbrl.generation import share_prefill
 
 
 def config_class(trainer: str):
@@ -19,10 +21,13 @@ def config_class(trainer: str):
     return RLOOConfig if trainer == "rloo" else GRPOConfig
 
 
+@cache
 def trainer_class(trainer: str):
+    """TRL's trainer, scoring completions with each distinct prompt run once (`SharedPromptLogps`)."""
     from trl import GRPOTrainer, RLOOTrainer
 
-    return RLOOTrainer if trainer == "rloo" else GRPOTrainer
+    base = RLOOTrainer if trainer == "rloo" else GRPOTrainer
+    return type(base.__name__, (SharedPromptLogps, base), {"__module__": __name__})
 
 
 def build_config(
@@ -55,5 +60,5 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
         processing_class=policy.tokenizer,
         peft_config=policy.peft_config,
     )
-    prefill_repeated_prompts(trainer.model)  # TRL repeats each prompt num_generations times
+    share_prefill(trainer.model)  # rollouts: each prompt (TRL repeats it num_generations times) and exemplar once
     return train_trl(trainer, policy.tokenizer, run_dir, tracker, reward_set)

@@ -85,20 +85,22 @@ def eos_token_ids(model, tokenizer) -> set[int]:
 @torch.no_grad()
 def sample(model, tokenizer, prompt_ids: list[list[int]], *, max_new_tokens: int, temperature: float,
            top_p: float, top_k: int, eos_ids: set[int]) -> list[list[int]]:
-    """One sampled completion per prompt, the whole rollout in one `generate` call (key/value cache,
-    left padding), each cut after its first end token. The sampling settings are exactly the policy
-    the loss assumes (temperature, top_p, top_k; no other logits processor of the model's defaults)."""
+    """One sampled completion per prompt, the whole rollout in one `generate` call continuing from
+    `pbrl.generation.prefill` (prompts that start alike share their prefix's computation), each cut
+    after its first end token. The sampling settings are exactly the policy the loss assumes
+    (temperature, top_p, top_k; no other logits processor of the model's defaults)."""
     from transformers import GenerationConfig
+
+    from pbrl.generation import CACHE_ARGUMENT, prefill
 
     generation_config = GenerationConfig(
         do_sample=True, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(eos_ids), use_cache=True,
     )
-    device = next(model.parameters()).device
-    input_ids, attention, _, P = collate(prompt_ids, [[]] * len(prompt_ids), tokenizer.pad_token_id)
-    out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device),
-                         generation_config=generation_config)
-    generated = out[:, P:].cpu()
+    input_ids, attention, cache = prefill(model, prompt_ids, tokenizer.pad_token_id)
+    out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=generation_config,
+                         **{CACHE_ARGUMENT: cache})
+    generated = out[:, input_ids.shape[1]:].cpu()
     return [row[:length] for row, length in zip(generated.tolist(), completion_lengths(generated, eos_ids))]
 
 

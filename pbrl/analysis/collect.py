@@ -39,9 +39,15 @@ class Run:
     metrics: list[dict] = field(default_factory=list)  # metrics.jsonl rows, one per optimizer step
     summary: dict = field(default_factory=dict)
     source: str = ""  # run directory or W&B run path
+    config: dict = field(default_factory=dict)  # the composed config (.hydra/config.yaml, or the W&B run's)
 
     def languages(self) -> list[str]:
         return list(self.eval.get("languages", {}))
+
+    def train_languages(self) -> list[str] | None:
+        """`langs.train` of the run's config; None when the run carries no config."""
+        train = (self.config.get("langs") or {}).get("train")
+        return [str(lang) for lang in train] if isinstance(train, list) else None
 
     def value(self, lang: str, stage: str, metric: str) -> float:
         """A per-language metric, NaN when the run has no such value. A harness metric may be named
@@ -129,6 +135,8 @@ def load_run_dir(run_dir: Path, root: Path | None = None) -> Run:
     else:
         evals = _eval_from_stage_files(run_dir)
     summary = _read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
+    config_path = run_dir / ".hydra" / "config.yaml"
+    config = (yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.exists() else None) or {}
     name = str(run_dir.relative_to(root)) if root is not None and run_dir != Path(root) else run_dir.name
     return Run(
         name=name,
@@ -137,6 +145,7 @@ def load_run_dir(run_dir: Path, root: Path | None = None) -> Run:
         metrics=_read_jsonl(run_dir / "metrics.jsonl"),
         summary=summary,
         source=str(run_dir),
+        config=config if isinstance(config, dict) else {},
     )
 
 
@@ -191,13 +200,15 @@ def load_wandb_group(group: str, project: str, entity: str | None = None, api=No
         summary = dict(wb_run.summary._json_dict) if hasattr(wb_run.summary, "_json_dict") else dict(wb_run.summary)
         history = [dict(row) for row in wb_run.scan_history()]
         metrics = [{"step": row.get("_step"), **row} for row in history if any(k.startswith("reward") for k in row)]
+        config = dict(wb_run.config)
         runs.append(Run(
             name=wb_run.name.rsplit("/", 1)[-1],  # pbrl names W&B runs "<experiment>/<run folder>"
-            overrides=[str(o) for o in dict(wb_run.config).get("overrides") or []],
+            overrides=[str(o) for o in config.get("overrides") or []],
             eval=eval_from_wandb_summary(summary),
             metrics=metrics,
             summary=summary,
             source=f"wandb:{path}/{wb_run.id}",
+            config=config,
         ))
     if not runs:
         raise ValueError(f"no W&B runs in group '{group}' of project '{path}'; check --project/--entity and the group name")

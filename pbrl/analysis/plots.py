@@ -8,10 +8,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; CI and cluster nodes have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from pbrl.analysis.collect import Run, labels  # noqa: E402
+from pbrl.analysis.collect import Run, labels
 
 TOTAL_REWARD = "reward/mean"
 

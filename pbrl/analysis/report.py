@@ -10,7 +10,15 @@ Examples:
 Writes into --out (default: SOURCE/analysis, or ./analysis-<group> for W&B):
     comparison.{md,tex,csv}   one row per arm (seeds averaged): accuracy per language, non-English average
                               with its 95 % interval and sd over seeds, gap to English, fidelity, English
-                              share, copy share, Δ through training and Δ vs baseline (paired intervals)
+                              share, copy share, Δ through training of the average and of the gap, and
+                              Δ vs baseline (paired intervals)
+    seen_unseen.{md,tex,csv}  when an arm trained on a strict subset of its languages (langs.train): the
+                              average over the seen and over the unseen languages, their Δ through
+                              training and vs baseline (paired intervals, seeds pooled)
+    gap_power.{md,tex,csv}    when no arm's Δ of the gap to English excludes 0: its variance components
+                              and the problems per language × seeds that would detect a 3-point change
+    seeds.{md,tex,csv}        arms of several seeds, one row per seed: Δ, Δ gap, reward and accuracy
+                              term (first → last third of the steps), clipped share, fidelity, English share
     comparison.png            per-language and average accuracy per arm with 95 % error bars
     accuracy.{md,tex,csv}     per-language accuracy, non-English average, gap to English, Δ vs baseline
     delta_vs_baseline.{md,tex,csv}   per-language accuracy difference to the baseline (with --baseline)
@@ -30,18 +38,38 @@ from pbrl.analysis.collect import Run, harness_metrics, labels, load_sweep, load
 from pbrl.analysis.plots import plot_comparison, plot_language_bars, plot_reward_curves, reward_components
 from pbrl.analysis.tables import (
     AVG,
+    GAP_DELTA,
+    GAP_EFFECT,
+    PLAN_POWER,
     accuracy_table,
     arms,
     baseline_label,
     comparison_table,
     delta_table,
     fidelity_table,
+    gap_power_table,
     language_intervals,
     language_order,
     metric_frame,
+    seed_rows,
+    seed_summary,
+    seeds_table,
+    seen_unseen_table,
     to_markdown,
     write_table,
 )
+
+# Tables printed after the run, in this order, when written.
+PRINTED = ("comparison", "seen_unseen", "gap_power", "seeds", "accuracy")
+SEEN_UNSEEN_CAPTION = ("Seen vs unseen languages after training: non-English average (%) over the languages an arm "
+                       "trained on (langs.train) and over the others, seeds pooled; 95 % intervals: bootstrap over "
+                       "problems (paired for Δ)")
+GAP_POWER_CAPTION = (f"No arm's change of the gap to English excludes 0. Problems per language (each asked in every "
+                     f"language) that would detect a {100 * GAP_EFFECT:.0f}-point change with {100 * PLAN_POWER:.0f} % "
+                     "power (two-sided 5 %), from the measured variance components (sd in points; – : no number of "
+                     "problems suffices, more seeds needed)")
+SEEDS_CAPTION = ("Seed by seed (pp; reward and accuracy term: training means, first → last third of the steps; "
+                 "clipped share: % of training completions)")
 
 
 def load_runs(source: str, project: str | None, entity: str | None) -> tuple[list[Run], Path]:
@@ -69,9 +97,17 @@ def write_analysis(runs: list[Run], out: Path, stage: str = "after", baseline: s
 
     comparison = comparison_table(evaluated, stage, baseline_arm)
     caption = (f"Comparison, {stage} training: accuracy (%) per arm, seeds averaged; "
-               "95 % intervals: bootstrap over problems (paired for Δ)")
+               "95 % intervals: bootstrap over problems (paired for Δ; [–]: undefined)")
     written += write_table(comparison, out / "comparison", caption)
     sections.append(f"## {caption}\n\n{to_markdown(comparison)}")
+    if stage == "after":
+        for stem, caption, frame, notes in _claim_tables(evaluated, comparison, baseline_arm):
+            paths = write_table(frame, out / stem, caption)
+            if notes:
+                with open(paths[0], "a", encoding="utf-8") as f:
+                    f.write("\n" + "\n".join(notes) + "\n")
+            written += paths
+            sections.append(f"## {caption}\n\n{to_markdown(frame)}" + ("\n" + "\n".join(notes) + "\n" if notes else ""))
 
     accuracy = accuracy_table(evaluated, stage, baseline)
     caption = f"Accuracy (%) per language, {stage} training"
@@ -111,6 +147,23 @@ def write_analysis(runs: list[Run], out: Path, stage: str = "after", baseline: s
     return written + [report]
 
 
+def _claim_tables(runs: list[Run], comparison, baseline_arm: str | None) -> list[tuple[str, str, object, list]]:
+    """(file stem, caption, frame, notes) of the seen/unseen, gap-power and per-seed tables that apply."""
+    found = []
+    split = seen_unseen_table(runs, baseline_arm)
+    if split is not None:
+        found.append(("seen_unseen", SEEN_UNSEEN_CAPTION, split, []))
+    gap_lo, gap_hi = comparison.get(f"{GAP_DELTA} lo"), comparison.get(f"{GAP_DELTA} hi")
+    resolved = gap_lo is not None and bool(((gap_lo > 0) | (gap_hi < 0)).any())
+    power = None if resolved else gap_power_table(runs)
+    if power is not None:
+        found.append(("gap_power", GAP_POWER_CAPTION, power, []))
+    by_arm = seed_rows(runs)
+    if by_arm:
+        found.append(("seeds", SEEDS_CAPTION, seeds_table(by_arm), seed_summary(by_arm)))
+    return found
+
+
 def _arm_of(runs: list[Run], baseline: str) -> str:
     """The arm that --baseline names: an arm label (reward=accuracy), or a run's label, folder or path."""
     groups = arms(runs)
@@ -141,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"analysis: error: {exc}", file=sys.stderr)
         return 2
-    print((args.out or default_out).joinpath("comparison.md").read_text(encoding="utf-8"))
-    print((args.out or default_out).joinpath("accuracy.md").read_text(encoding="utf-8"))
+    for stem in PRINTED:
+        path = (args.out or default_out) / f"{stem}.md"
+        if path in written:
+            print(path.read_text(encoding="utf-8"))
     print("wrote:\n" + "\n".join(f"  {p}" for p in written))
     if args.wandb_report:
         if not (args.project and args.entity):

@@ -7,9 +7,15 @@ baseline run's, and the delta table gives the same difference per language.
 `comparison_table` puts one row per arm (runs that differ only in `seed=`), seeds averaged: per-language
 accuracy, the non-English average with its 95 % interval and its sd over seeds, the gap to English,
 fidelity, the share of answers in English and of copies of the English reference, the change through
-training and the difference to a baseline arm, each with a paired 95 % interval. Intervals are a
-bootstrap over problems of the seed-averaged outcomes (pbrl.stats), read from the runs'
-eval_<stage>.json predictions; columns "<name> lo" / "<name> hi" hold them and print as "[lo–hi]".
+training of the average and of the gap, and the difference to a baseline arm, each with a paired 95 %
+interval. Intervals are a bootstrap over problems of the seed-averaged outcomes (pbrl.stats), read
+from the runs' eval_<stage>.json predictions; columns "<name> lo" / "<name> hi" hold them and print as
+"[lo–hi]", or "[–]" where undefined (fewer than 2 problems, or no predictions kept). They treat the
+seeds run as fixed: the spread of the seeds themselves enters `gap_power_table`, not the intervals.
+
+`seen_unseen_table` splits the non-English average into the languages an arm trained on and the
+others; `gap_power_table` plans the problems × seeds that would resolve a change of the gap to
+English; `seeds_table` shows each seed of an arm with what tells a seed that gains from one that does not.
 """
 
 from __future__ import annotations
@@ -23,7 +29,19 @@ import numpy as np
 import pandas as pd
 
 from pbrl.analysis.collect import LAUNCH_ONLY_KEYS, Run, labels
-from pbrl.stats import ENGLISH, LanguageOutcomes, average_accuracy, average_change, gap_to_english
+from pbrl.stats import (
+    ENGLISH,
+    LanguageOutcomes,
+    average_accuracy,
+    average_change,
+    gap_change,
+    gap_to_english,
+    gap_weights,
+    per_problem_changes,
+    problems_needed,
+    seen_unseen_split,
+    variance_components,
+)
 
 AVG = "avg (non-en)"
 GAP = "gap to en"
@@ -33,10 +51,17 @@ FIDELITY = "fidelity (non-en)"
 ENGLISH_SHARE = "English share"
 COPY_SHARE = "copy share"
 TRAINING_DELTA = "Δ after − before"
+GAP_DELTA = "Δ gap after − before"
 UNTRAINED = "no training (before)"
+TRAINED_ON = "trained on"
+SEEN_AVG, SEEN_DELTA = "seen avg", "Δ seen after − before"
+UNSEEN_AVG, UNSEEN_DELTA = "unseen avg", "Δ unseen after − before"
 LOWER_IS_BETTER = {GAP, ENGLISH_SHARE, COPY_SHARE}
-NOT_RANKED = {SEEDS, AVG_SD}
+NOT_RANKED = {SEEDS, AVG_SD, TRAINED_ON}
 SEED_OVERRIDE = "seed="
+GAP_EFFECT = 0.03     # the narrowing of the gap to English the study is sized to detect (issue 22: 3 points)
+PLAN_POWER = 0.8      # chance that a true GAP_EFFECT gives an interval excluding 0 (see pbrl.stats.problems_needed)
+PLAN_SEEDS = (3, 5, 10)
 
 
 def language_order(runs: list[Run]) -> list[str]:
@@ -121,14 +146,19 @@ def _shown_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _format(row: pd.Series, col: str, signed: bool, intervals: dict) -> str:
+    """A cell: the value, and for interval columns "[lo–hi]" ("[lo, hi]" when signed), or "[–]"
+    where the interval is undefined (too few problems, or no predictions kept)."""
+    if isinstance(row[col], str):
+        return row[col]
     if col == SEEDS:
         return "–" if math.isnan(row[col]) else str(int(row[col]))
     text = _cell(row[col], signed)
     if col in intervals and text != "–":
         lo, hi = (row[c] for c in intervals[col])
-        if not (math.isnan(lo) or math.isnan(hi)):
-            sep = ", " if signed else "–"
-            text += f" [{_cell(lo, signed)}{sep}{_cell(hi, signed)}]"
+        if math.isnan(lo) or math.isnan(hi):
+            return text + " [–]"
+        sep = ", " if signed else "–"
+        text += f" [{_cell(lo, signed)}{sep}{_cell(hi, signed)}]"
     return text
 
 
@@ -160,7 +190,8 @@ def to_latex(frame: pd.DataFrame, caption: str, signed: bool = False, bold_best:
     if bold_best and len(frame) > 1 and not signed:
         for col in columns:
             values = frame[col].dropna()
-            if not values.empty and not str(col).startswith("Δ") and col not in NOT_RANKED:
+            if (not values.empty and pd.api.types.is_numeric_dtype(values) and not str(col).startswith("Δ")
+                    and col not in NOT_RANKED):
                 best[col] = values.min() if col in LOWER_IS_BETTER else values.max()
     lines = [
         r"\begin{table}[t]",
@@ -219,6 +250,18 @@ def arms(runs: list[Run]) -> list[Arm]:
     return [Arm(label, members) for label, members in grouped.items()]
 
 
+def find_arm(groups: list[Arm], baseline: str | None) -> Arm | None:
+    """The arm `baseline` names (its label, or one of its runs' name, folder or path); None for no baseline."""
+    if baseline is None:
+        return None
+    found = next((arm for arm in groups if arm.label == baseline
+                  or any(baseline in (run.name, run.source, Path(run.source).name) for run in arm.runs)), None)
+    if found is None:
+        raise ValueError(f"unknown baseline arm '{baseline}'; choose from: "
+                         + ", ".join(sorted(arm.label for arm in groups)))
+    return found
+
+
 def stage_predictions(run: Run, stage: str) -> list[dict] | None:
     """The scored predictions ({id, lang, correct}) of `eval_<stage>.json` in the run directory, if kept."""
     path = Path(run.source) / f"eval_{stage}.json"
@@ -260,8 +303,11 @@ def _stored_interval(run: Run, stage: str, key: str) -> tuple[float, float]:
 
 
 def _put(row: dict, column: str, estimate, scale: float = 100.0) -> None:
+    """The estimate and its interval bounds in `column`, "<column> lo", "<column> hi" (NaN: undefined)."""
     if estimate is None:
         row.update({column: math.nan, f"{column} lo": math.nan, f"{column} hi": math.nan})
+    elif not estimate.defined:
+        row.update({column: scale * estimate.value, f"{column} lo": math.nan, f"{column} hi": math.nan})
     else:
         row.update({column: scale * estimate.value, f"{column} lo": scale * estimate.lo,
                     f"{column} hi": scale * estimate.hi})
@@ -272,13 +318,7 @@ def comparison_table(runs: list[Run], stage: str = "after", baseline: str | None
     groups = arms([run for run in runs if run.languages()])
     langs = language_order([run for arm in groups for run in arm.runs])
     non_en = [lang for lang in langs if lang != ENGLISH]
-    base_arm = None
-    if baseline is not None:
-        base_arm = next((arm for arm in groups if arm.label == baseline
-                         or any(baseline in (run.name, run.source, Path(run.source).name) for run in arm.runs)), None)
-        if base_arm is None:
-            raise ValueError(f"unknown baseline arm '{baseline}'; choose from: "
-                             + ", ".join(sorted(arm.label for arm in groups)))
+    base_arm = find_arm(groups, baseline)
     rows = {}
     for arm in groups:
         row: dict = {SEEDS: len(arm.runs)}
@@ -302,9 +342,10 @@ def comparison_table(runs: list[Run], stage: str = "after", baseline: str | None
         if stage == "after":
             paired = _outcomes([arm.runs, arm.runs], ["before", "after"])
             _put(row, TRAINING_DELTA, average_change(paired, non_en) if paired is not None else None)
-        if base_arm is arm:
+            _put(row, GAP_DELTA, gap_change(paired) if paired is not None else None)
+        if base_arm is arm:  # an arm minus itself: 0 on every resample
             column = f"Δ vs {arm.label}"
-            row.update({column: 0.0, f"{column} lo": math.nan, f"{column} hi": math.nan})
+            row.update({column: 0.0, f"{column} lo": 0.0, f"{column} hi": 0.0})
         elif base_arm is not None:
             paired = _outcomes([base_arm.runs, arm.runs], [stage, stage])
             _put(row, f"Δ vs {base_arm.label}", average_change(paired, non_en) if paired is not None else None)
@@ -343,10 +384,188 @@ def language_intervals(runs: list[Run], stage: str = "after") -> dict[str, dict[
         for lang in arm.runs[0].languages():
             if table is not None and lang in table.outcomes:
                 estimate = average_accuracy(table, [lang])
-                found[lang] = (100 * estimate.lo, 100 * estimate.hi)
+                if estimate.defined:  # one problem: no error bar
+                    found[lang] = (100 * estimate.lo, 100 * estimate.hi)
             elif len(arm.runs) == 1:
                 ci = (arm.runs[0].eval["languages"][lang].get(stage) or {}).get("accuracy_ci")
                 if isinstance(ci, list) and len(ci) == 2:
                     found[lang] = (100 * ci[0], 100 * ci[1])
         out[arm.label] = found
     return out
+
+
+# --- seen vs unseen languages ----------------------------------------------------------------------
+
+def _split_of(arm: Arm, langs: list[str]) -> tuple[list[str], list[str]] | None:
+    train = arm.runs[0].train_languages()
+    return seen_unseen_split(train, langs) if train is not None else None
+
+
+def _trained_on(arm: Arm, non_en: list[str]) -> str:
+    train = arm.runs[0].train_languages()
+    if train is None:
+        return "–"
+    return "all" if set(non_en) <= set(train) else " ".join(lang for lang in non_en if lang in train)
+
+
+def _group_row(arm: Arm, groups: dict[str, tuple[str, str, list[str]]], base_arm: Arm | None) -> dict:
+    """One arm's seed-pooled averages over each group of languages after training, their paired
+    changes through training and, with a baseline arm, against its after-training outcomes."""
+    paired = _outcomes([arm.runs, arm.runs], ["before", "after"])
+    versus = _outcomes([base_arm.runs, arm.runs], ["after", "after"]) if base_arm not in (None, arm) else None
+    row: dict = {}
+    for name, (avg_column, delta_column, langs) in groups.items():
+        _put(row, avg_column, average_accuracy(paired, langs, stage=1) if paired is not None else None)
+        _put(row, delta_column, average_change(paired, langs) if paired is not None else None)
+        if base_arm is not None:
+            column = f"Δ {name} vs {base_arm.label}"
+            if base_arm is arm:
+                row.update({column: 0.0, f"{column} lo": 0.0, f"{column} hi": 0.0})
+            else:
+                _put(row, column, average_change(versus, langs) if versus is not None else None)
+    return row
+
+
+def seen_unseen_table(runs: list[Run], baseline: str | None = None) -> pd.DataFrame | None:
+    """After training, one row per arm (and the untrained policy): the non-English average over the
+    languages some arm trained on (seen) and over the rest (unseen), each with its paired change
+    through training and, with a baseline arm, the paired difference to it; seeds pooled as in
+    `comparison_table`. Every arm is split the same way, so an arm trained on all languages shows
+    how far the unseen ones move when they are trained on. None unless an arm's `langs.train` is a
+    strict subset of its non-English evaluation languages; with several such subsets, rows per subset."""
+    groups = arms([run for run in runs if run.languages()])
+    langs = language_order([run for arm in groups for run in arm.runs])
+    non_en = [lang for lang in langs if lang != ENGLISH]
+    splits = list(dict.fromkeys(tuple(map(tuple, split)) for arm in groups
+                                if (split := _split_of(arm, langs)) is not None))
+    if not splits:
+        return None
+    base_arm = find_arm(groups, baseline)
+    rows: dict = {}
+    for seen, unseen in splits:
+        named = {"seen": (SEEN_AVG, SEEN_DELTA, list(seen)), "unseen": (UNSEEN_AVG, UNSEEN_DELTA, list(unseen))}
+        suffix = "" if len(splits) == 1 else f" [seen: {' '.join(seen)}]"
+        first = groups[0].runs[:1]
+        untrained = _outcomes([first], ["before"])
+        row = {SEEDS: 1, TRAINED_ON: "none"}
+        for avg_column, _, group in named.values():
+            _put(row, avg_column, average_accuracy(untrained, group) if untrained is not None else None)
+        rows[UNTRAINED + suffix] = row
+        for arm in groups:
+            rows[arm.label + suffix] = ({SEEDS: len(arm.runs), TRAINED_ON: _trained_on(arm, non_en)}
+                                        | _group_row(arm, named, base_arm))
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame = frame.reindex(columns=list(rows[next(r for r in rows if not r.startswith(UNTRAINED))]))
+    frame.index.name = "arm"
+    return frame
+
+
+# --- the gap to English: what a study needs to resolve its change ---------------------------------
+
+def _seed_outcomes(runs: list[Run]) -> tuple[LanguageOutcomes, list[tuple[int, int]]] | None:
+    """The runs' before and after outcomes as stages [before₀, after₀, before₁, after₁, …], unpooled."""
+    table = _outcomes([[run] for run in runs for _ in range(2)], ["before", "after"] * len(runs))
+    return (table, [(2 * i, 2 * i + 1) for i in range(len(runs))]) if table is not None else None
+
+
+def gap_power_table(runs: list[Run], effect: float = GAP_EFFECT, plan_seeds: tuple[int, ...] = PLAN_SEEDS,
+                    power: float = PLAN_POWER) -> pd.DataFrame | None:
+    """Per arm of ≥ 2 seeds: the measured change of the gap to English, the variance components of
+    its per-problem, per-seed values (pbrl.stats.variance_components; sd in points) and the problems
+    per language that `plan_seeds` seeds need to detect a change of `effect` with `power` at two-sided
+    5 % (pbrl.stats.problems_needed; "–": more seeds needed). None when no arm qualifies."""
+    rows = {}
+    for arm in arms([run for run in runs if run.languages()]):
+        found = _seed_outcomes(arm.runs) if len(arm.runs) > 1 else None
+        if found is None:
+            continue
+        table, pairs = found
+        d = per_problem_changes(table, gap_weights(table.languages), pairs)
+        components = variance_components(d) if d is not None else None
+        if components is None or components.problem + components.seed + components.residual == 0:
+            continue  # too few problems or seeds, or nothing varied: no variance to plan from
+        row: dict = {SEEDS: components.seeds, "problems per language": str(components.problems)}
+        _put(row, GAP_DELTA, gap_change(table.pooled([[b for b, _ in pairs], [a for _, a in pairs]])))
+        row |= {"sd problem": 100 * components.problem ** 0.5, "sd seed": 100 * components.seed ** 0.5,
+                "sd residual": 100 * components.residual ** 0.5}
+        for seeds in plan_seeds:
+            needed = problems_needed(components, effect, seeds, power=power)
+            row[f"problems for {seeds} seeds"] = "–" if needed is None else str(needed)
+        rows[arm.label] = row
+    if not rows:
+        return None
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "arm"
+    return frame
+
+
+# --- seed by seed ------------------------------------------------------------------------------------
+
+def _thirds(metrics: list[dict], key: str) -> tuple[float, float]:
+    """Mean of `key` over the first and over the last third of the logged steps (NaN if absent)."""
+    values = [row[key] for row in metrics if isinstance(row.get(key), (int, float))]
+    if not values:
+        return math.nan, math.nan
+    third = max(1, math.ceil(len(values) / 3))
+    return float(np.mean(values[:third])), float(np.mean(values[-third:]))
+
+
+def _trend(metrics: list[dict], key: str) -> str:
+    first, last = _thirds(metrics, key)
+    return "–" if math.isnan(first) else f"{first:.2f} → {last:.2f}"
+
+
+def _seed_row(run: Run) -> dict:
+    """One run's own paired non-English and gap changes, training trends, clipped share, fidelity, English share."""
+    row: dict = {}
+    paired = _outcomes([[run], [run]], ["before", "after"])
+    non_en = [lang for lang in run.languages() if lang != ENGLISH]
+    _put(row, TRAINING_DELTA, average_change(paired, non_en) if paired is not None else None)
+    _put(row, GAP_DELTA, gap_change(paired) if paired is not None else None)
+    row["reward (first → last third)"] = _trend(run.metrics, "reward/mean")
+    row["accuracy term"] = _trend(run.metrics, "rewards/accuracy/mean")
+    clipped = [m["completions/clipped_ratio"] for m in run.metrics
+               if isinstance(m.get("completions/clipped_ratio"), (int, float))]
+    row["clipped share"] = 100 * float(np.mean(clipped)) if clipped else math.nan
+    row[FIDELITY] = 100 * _non_en_mean(run, "after", "fidelity")
+    row[ENGLISH_SHARE] = 100 * _non_en_mean(run, "after", "english_share")
+    return row
+
+
+def _seed_of(run: Run):
+    return run.config.get("seed", run.summary.get("seed", "?"))
+
+
+def seed_rows(runs: list[Run]) -> dict[str, dict[str, dict]]:
+    """{arm label: {"seed=N": `_seed_row`}} for the arms with several seeds, seeds in order."""
+    found = {}
+    for arm in arms([run for run in runs if run.languages()]):
+        if len(arm.runs) > 1:
+            ordered = sorted(arm.runs, key=lambda run: (not isinstance(_seed_of(run), int), str(_seed_of(run)).zfill(9)))
+            found[arm.label] = {f"seed={_seed_of(run)}": _seed_row(run) for run in ordered}
+    return found
+
+
+def seeds_table(by_arm: dict[str, dict[str, dict]]) -> pd.DataFrame | None:
+    """`seed_rows` as one table, one row per seed (labelled by arm when there are several): what tells
+    a seed that gains from one that does not. None without an arm of several seeds."""
+    if not by_arm:
+        return None
+    rows = {(seed if len(by_arm) == 1 else f"{label} {seed}"): row
+            for label, seeds in by_arm.items() for seed, row in seeds.items()}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "run" if len(by_arm) > 1 else f"seed ({next(iter(by_arm))})"
+    return frame
+
+
+def seed_summary(by_arm: dict[str, dict[str, dict]]) -> list[str]:
+    """Per arm of `seed_rows`: how many seeds gained (Δ > 0, and with an interval above 0), the sd and range."""
+    lines = []
+    for label, seeds in by_arm.items():
+        deltas = [row[TRAINING_DELTA] for row in seeds.values() if not math.isnan(row[TRAINING_DELTA])]
+        above = sum(row[f"{TRAINING_DELTA} lo"] > 0 for row in seeds.values())
+        spread = (f"sd {np.std(deltas, ddof=1):.1f} points, range {min(deltas):+.1f} to {max(deltas):+.1f}"
+                  if len(deltas) > 1 else "sd –")
+        lines.append(f"{label}: non-English gain in {sum(d > 0 for d in deltas)} of {len(seeds)} seeds "
+                     f"({above} with an interval above 0); {spread}")
+    return lines

@@ -67,8 +67,11 @@ def auc(positives, negatives) -> float:
 
 
 def pairs(texts: list[str], references: list[str]) -> tuple[list[str], list[str], list[int]]:
-    """Positive pairs then negative pairs; labels 1/0."""
+    """Positive pairs then negative pairs; labels 1/0. One item has no other item's English to be
+    mismatched with: positives only (its AUC and margin are undefined, not 0.5 and 0)."""
     n = len(texts)
+    if n < 2:
+        return list(texts), list(references), [1] * n
     shifted = [references[(i + max(n // 2, 1)) % n] for i in range(n)]
     return texts + texts, references + shifted, [1] * n + [0] * n
 
@@ -81,14 +84,14 @@ def validate_component(reward, texts: list[str], references: list[str], lang: st
     values = [v for batch in score_in_batches(reward, completions, columns, desc) for v in batch]
     pos = [v for v, y in zip(values, labels) if y == 1 and v is not None]
     neg = [v for v, y in zip(values, labels) if y == 0 and v is not None]
-    if not pos or not neg:
+    if not pos or not neg:  # every score None, or fewer than 2 items: nothing to compare
         return {
             "n": len(texts),
             "auc": None,
             "margin": None,
-            "pos_mean": None,
+            "pos_mean": float(np.mean(pos)) if pos else None,
             "neg_mean": None,
-            "nonzero": None,
+            "nonzero": float(np.mean([v > 0 for v in pos])) if pos else None,
             "none": values.count(None),
         }
     return {
@@ -137,6 +140,20 @@ def prepare_rewards(reward_set, items: dict[str, list[tuple[str, str]]]) -> None
         for text, ref in lang_items
     ]
     reward_set.prepare(references, rows=rows)
+
+
+def _number(value: float | None, width: int, digits: int) -> str:
+    """`value` right-aligned in `width`, "–" when undefined (all None, or too few items to compare)."""
+    return f"{'–':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
+
+
+def print_cosines(cosines: dict) -> None:
+    print("\nraw cosines: matched cross-lingual | mismatched cross-lingual | mismatched English | b used")
+    for lang, per in cosines.items():
+        for name, c in per.items():
+            b = "none" if c["b"] is None else f"{c['b']:.4f}"
+            print(f"{name:>10} {lang:>5} {c['n']:>5} {c['matched']:>8.4f} {c['mismatched']:>8.4f} "
+                  f"{c['mismatched_en']:>8.4f} {b:>8}")
 
 
 def print_probes(report: dict) -> None:
@@ -215,24 +232,13 @@ def main(argv: list[str] | None = None) -> dict:
         for name, reward in components.items():
             result = validate_component(reward, texts, refs, lang, desc=f"{name} {lang}")
             report["languages"].setdefault(lang, {})[name] = result
-            if result["auc"] is None:
-                print(f"{name:>10} {lang:>5} {result['n']:>5}     n/a (all None)")
-            else:
-                print(
-                    f"{name:>10} {lang:>5} {result['n']:>5} {result['auc']:>7.4f} {result['margin']:>8.4f} "
-                    f"{result['pos_mean']:>7.4f} {result['neg_mean']:>7.4f} {result['nonzero']:>8.2f}"
-                )
+            print(f"{name:>10} {lang:>5} {result['n']:>5} {_number(result['auc'], 7, 4)} "
+                  f"{_number(result['margin'], 8, 4)} {_number(result['pos_mean'], 7, 4)} "
+                  f"{_number(result['neg_mean'], 7, 4)} {_number(result['nonzero'], 8, 2)}")
             if isinstance(reward, EmbeddingReward) and len(rows) > 1:
                 report["cosines"].setdefault(lang, {})[name] = raw_cosines(reward, texts, refs, lang)
     if report["cosines"]:
-        print("\nraw cosines: matched cross-lingual | mismatched cross-lingual | mismatched English | b used")
-        for lang, per in report["cosines"].items():
-            for name, c in per.items():
-                b = "none" if c["b"] is None else f"{c['b']:.4f}"
-                print(
-                    f"{name:>10} {lang:>5} {c['n']:>5} {c['matched']:>8.4f} {c['mismatched']:>8.4f} "
-                    f"{c['mismatched_en']:>8.4f} {b:>8}"
-                )
+        print_cosines(report["cosines"])
     with_solutions = {lang: [e for e in rows if e.solution_en and e.answer] for lang, rows in chosen.items()}
     if own.get("probes", "1") not in ("0", "false", "no") and any(with_solutions.values()):
         if field != "solution_en":  # probes compare with the worked solution, as the pivot's reference is one

@@ -16,14 +16,22 @@ from pbrl.analysis.tables import (
     COPY_SHARE,
     ENGLISH_SHARE,
     GAP,
+    GAP_DELTA,
     SEEDS,
+    SEEN_AVG,
+    SEEN_DELTA,
+    TRAINED_ON,
     TRAINING_DELTA,
+    UNSEEN_AVG,
+    UNSEEN_DELTA,
     accuracy_table,
     arms,
     comparison_table,
     delta_table,
     fidelity_table,
+    gap_power_table,
     language_intervals,
+    seen_unseen_table,
     to_latex,
     to_markdown,
 )
@@ -168,8 +176,9 @@ def test_report_cli_writes_tables_and_figures_into_the_sweep(sweep, capsys):
     assert csv[0] == "run,en,de,sw,avg (non-en),gap to en,Δ vs reward=accuracy"
     printed = capsys.readouterr().out
     assert "| reward=embed | 70.0 | 50.0 | 40.0 | 45.0 | +25.0 | +15.0 |" in printed
-    # no predictions kept and no stored intervals: the comparison shows the values without brackets
-    assert "| reward=embed | 1 | 70.0 | 50.0 | 40.0 | 45.0 | +25.0 | – | 90.0 | – | – | – | – |" in printed
+    # no predictions kept and no stored intervals: the comparison marks the intervals undefined
+    assert "| reward=embed | 1 | 70.0 | 50.0 | 40.0 | 45.0 [–] | +25.0 [–] | – | 90.0 | – | – | – | – | – |" in printed
+    assert not (out / "seen_unseen.md").exists() and not (out / "seeds.md").exists()
 
 
 def test_report_cli_errors_are_one_line(tmp_path, capsys, monkeypatch):
@@ -242,8 +251,10 @@ ARMS = {
 }
 
 
-def write_evaluated_run(run_dir: Path, overrides: list[str], arm: dict, seed: int) -> None:
-    """A run directory as pbrl.pipeline leaves it: eval_before/after.json with predictions, eval.json."""
+def write_evaluated_run(run_dir: Path, overrides: list[str], arm: dict, seed: int,
+                        train_langs: list[str] | None = None, metrics: list[dict] | None = None) -> None:
+    """A run directory as pbrl.pipeline leaves it: eval_before/after.json with predictions, eval.json;
+    `.hydra/config.yaml` with the seed and `langs.train`, and `metrics.jsonl`."""
     from pbrl.evaluation import score_predictions
     from pbrl.report import merge_evals
 
@@ -264,8 +275,10 @@ def write_evaluated_run(run_dir: Path, overrides: list[str], arm: dict, seed: in
                                  for r in result["predictions"]]
         results[stage] = result
     (run_dir / ".hydra").mkdir(parents=True)
-    (run_dir / ".hydra" / "config.yaml").write_text(f"seed: {seed}\n")
+    train = train_langs or [lang for lang in arm["after"] if lang != "en"]
+    (run_dir / ".hydra" / "config.yaml").write_text(f"seed: {seed}\nlangs:\n  train: [{', '.join(train)}]\n")
     (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in metrics or []))
     for stage, result in results.items():
         (run_dir / f"eval_{stage}.json").write_text(json.dumps(result))
     (run_dir / "eval.json").write_text(json.dumps(merge_evals(results["before"], results["after"])))
@@ -307,12 +320,13 @@ def test_comparison_markdown_prints_intervals(comparison_sweep):
     md = to_markdown(comparison_table(load_sweep(comparison_sweep)))
     header = md.splitlines()[0]
     assert header == ("| arm | seeds | en | de | sw | avg (non-en) | gap to en | sd over seeds | fidelity (non-en) "
-                      "| English share | copy share | Δ after − before |")
+                      "| English share | copy share | Δ after − before | Δ gap after − before |")
     hybrid = next(line for line in md.splitlines() if line.startswith("| reward=hybrid |"))
     cells = [c.strip() for c in hybrid.strip("|").split("|")]
     assert cells[1] == "3" and cells[5].startswith("40.0 [") and cells[5].endswith("]")
     assert cells[6].startswith("+") and ", " in cells[6]        # signed gap with its interval
-    assert cells[-1].startswith("+") and " [+" in cells[-1]      # training gain, interval above 0
+    assert cells[-2].startswith("+") and " [+" in cells[-2]      # training gain, interval above 0
+    assert cells[-1].startswith("-") and cells[-1].endswith("]") and ", -" in cells[-1]  # the gap narrowed
 
 
 def test_report_cli_prints_the_comparison(comparison_sweep, capsys):
@@ -348,3 +362,123 @@ def test_comparison_starts_with_the_untrained_policy(comparison_sweep):
     assert untrained["de"] == pytest.approx(100 * 6 / N_PROBLEMS) and untrained["sw"] == pytest.approx(100 * 3 / N_PROBLEMS)
     assert untrained["avg (non-en) lo"] < untrained["avg (non-en)"] < untrained["avg (non-en) hi"]
     assert math.isnan(untrained["Δ after − before"])
+
+
+def test_gap_change_column_is_the_paired_change_of_the_seed_pooled_gap(comparison_sweep):
+    table = comparison_table(load_sweep(comparison_sweep))
+    hybrid = table.loc["reward=hybrid"]
+    before_gap = 100 * (30 - (6 + 3) / 2) / N_PROBLEMS
+    assert hybrid[GAP_DELTA] == pytest.approx(hybrid[GAP] - before_gap)
+    assert hybrid[f"{GAP_DELTA} lo"] < hybrid[GAP_DELTA] < hybrid[f"{GAP_DELTA} hi"] < 0     # narrowed
+    accuracy = table.loc["reward=accuracy"]
+    assert accuracy[f"{GAP_DELTA} lo"] < 0 < accuracy[f"{GAP_DELTA} hi"]                 # -2.5 points: unresolved
+    assert math.isnan(table.loc["no training (before)", GAP_DELTA])
+
+
+# --- seen vs unseen languages: arms trained on all languages or on a subset -----------------------
+
+STUDY = {  # right answers of N_PROBLEMS; de is the subset arms' only training language, sw never trained on
+    "reward=hybrid,langs=all": (ARMS["reward=hybrid"], ["de", "sw"]),
+    "reward=hybrid,langs=seen": (ARMS["reward=hybrid"] | {"after": {"en": 34, "de": 27, "sw": 15}}, ["de"]),
+    "reward=accuracy,langs=seen": (ARMS["reward=accuracy"], ["de"]),
+}
+
+
+@pytest.fixture
+def study_sweep(tmp_path: Path) -> Path:
+    root = tmp_path / "runs" / "unseen_languages"
+    for name, (arm, train) in STUDY.items():
+        for seed in (0, 1, 2):
+            metrics = [{"step": i, "reward/mean": 0.1 * i + 0.05 * seed, "rewards/accuracy/mean": 0.01 * i,
+                        "completions/clipped_ratio": 0.25} for i in range(1, 7)]
+            write_evaluated_run(root / f"{name},seed={seed}", ["algo=grpo", *name.split(","), f"seed={seed}"], arm,
+                                seed, train_langs=train, metrics=metrics)
+    return root
+
+
+def test_seen_unseen_table_splits_every_arm_by_the_subset(study_sweep):
+    table = seen_unseen_table(load_sweep(study_sweep), baseline="reward=accuracy,langs=seen")
+    assert list(table.index) == ["no training (before)", *sorted(STUDY)]   # arms in run-folder order
+    assert list(table[TRAINED_ON]) == ["none", "de", "all", "de"]
+    untrained, hybrid = table.loc["no training (before)"], table.loc["reward=hybrid,langs=seen"]
+    assert untrained[SEEN_AVG] == pytest.approx(100 * 6 / N_PROBLEMS) and untrained[UNSEEN_AVG] == pytest.approx(5.0)
+    assert hybrid[SEEDS] == 3
+    assert hybrid[UNSEEN_AVG] == pytest.approx(100 * (15 + 16 + 14) / 3 / N_PROBLEMS)   # seeds +0, +1, -1
+    assert hybrid[UNSEEN_DELTA] == pytest.approx(hybrid[UNSEEN_AVG] - untrained[UNSEEN_AVG])
+    assert hybrid[f"{UNSEEN_DELTA} lo"] > 0                                             # the unseen language moved
+    assert hybrid[SEEN_DELTA] == pytest.approx(100 * (27 - 6) / N_PROBLEMS)
+    versus = "Δ unseen vs reward=accuracy,langs=seen"
+    assert hybrid[versus] == pytest.approx(hybrid[UNSEEN_AVG] - table.loc["reward=accuracy,langs=seen", UNSEEN_AVG])
+    assert hybrid[f"{versus} lo"] > 0
+    assert table.loc["reward=accuracy,langs=seen", versus] == 0.0
+    assert table.loc["reward=hybrid,langs=all", UNSEEN_AVG] > hybrid[UNSEEN_AVG]        # trained on: moves more
+
+
+def test_no_seen_unseen_table_without_a_subset(comparison_sweep):
+    assert seen_unseen_table(load_sweep(comparison_sweep)) is None
+
+
+def test_report_cli_prints_seen_unseen_and_seed_tables(study_sweep, capsys):
+    assert report_main([str(study_sweep), "--baseline", "reward=accuracy,langs=seen"]) == 0
+    printed = capsys.readouterr().out
+    assert "**Seen vs unseen languages after training" in printed
+    line = next(row for row in printed.splitlines() if row.startswith("| reward=hybrid,langs=seen | 3 | de |"))
+    assert line.count("[") == 6   # seen, unseen averages and their changes, both vs baseline: all with intervals
+    seed_row = next(row for row in printed.splitlines() if row.startswith("| reward=hybrid,langs=seen seed=1 |"))
+    assert seed_row.endswith("| 0.20 → 0.60 | 0.01 → 0.06 | 25.0 | 92.5 | 7.5 |")   # reward, acc. term, clipped
+    assert "reward=hybrid,langs=seen: non-English gain in 3 of 3 seeds (3 with an interval above 0)" in printed
+    assert (study_sweep / "analysis" / "seen_unseen.tex").exists() and (study_sweep / "analysis" / "seeds.csv").exists()
+    assert not (study_sweep / "analysis" / "gap_power.md").exists()   # a gap change excludes 0: nothing to plan
+
+
+# --- the gap to English: what would resolve it --------------------------------------------------------
+
+SMALL_CHANGES = {  # every arm moves English and the other languages alike: no gap change is resolved
+    "reward=accuracy": {"before": {"en": 30, "de": 12, "sw": 9}, "after": {"en": 32, "de": 14, "sw": 10},
+                        "english": {}, "copies": {}},
+    "reward=hybrid": {"before": {"en": 30, "de": 12, "sw": 9}, "after": {"en": 31, "de": 14, "sw": 11},
+                      "english": {}, "copies": {}},
+}
+
+
+@pytest.fixture
+def unresolved_sweep(tmp_path: Path) -> Path:
+    root = tmp_path / "runs" / "small"
+    for name, arm in SMALL_CHANGES.items():
+        for seed in (0, 1, 2):
+            write_evaluated_run(root / f"{name},seed={seed}", ["algo=grpo", name, f"seed={seed}"], arm, seed)
+    return root
+
+
+def test_gap_power_table_plans_problems_from_the_measured_variances(unresolved_sweep):
+    runs = load_sweep(unresolved_sweep)
+    power = gap_power_table(runs)
+    comparison = comparison_table(runs)
+    assert list(power.index) == list(SMALL_CHANGES)
+    hybrid = power.loc["reward=hybrid"]
+    assert hybrid[SEEDS] == 3 and hybrid["problems per language"] == "60"
+    assert hybrid[GAP_DELTA] == pytest.approx(comparison.loc["reward=hybrid", GAP_DELTA])
+    needed = [int(hybrid[f"problems for {s} seeds"]) for s in (3, 5, 10)]
+    assert needed == sorted(needed, reverse=True)
+    z = 1.959963984540054 + 0.8416212335729143
+    for seeds, problems in zip((3, 5, 10), needed):
+        var = (hybrid["sd problem"] ** 2 / problems + hybrid["sd seed"] ** 2 / seeds
+               + hybrid["sd residual"] ** 2 / (problems * seeds))
+        assert var ** 0.5 <= 3.0 / z + 1e-9     # in points: the planned standard error is small enough
+
+
+def test_report_prints_the_plan_only_when_no_gap_change_is_resolved(unresolved_sweep, capsys):
+    assert report_main([str(unresolved_sweep)]) == 0
+    printed = capsys.readouterr().out
+    assert "**No arm's change of the gap to English excludes 0." in printed
+    assert "| reward=hybrid | 3 | 60 |" in printed
+    assert (unresolved_sweep / "analysis" / "gap_power.csv").exists()
+
+
+def test_gap_power_table_has_nothing_to_plan_from_answers_that_never_vary(tmp_path):
+    never_right = {"before": {"en": 0, "de": 0, "sw": 0}, "after": {"en": 0, "de": 0, "sw": 0}, "english": {},
+                   "copies": {}}
+    root = tmp_path / "runs" / "flat"
+    for seed in (0, 2):   # write_evaluated_run gives seed 2 one right answer fewer: still none
+        write_evaluated_run(root / f"reward=hybrid,seed={seed}", ["reward=hybrid", f"seed={seed}"], never_right, seed)
+    assert gap_power_table(load_sweep(root)) is None

@@ -46,3 +46,8 @@ def test_training_without_completions_gets_no_completion_length(effect, tmp_path
     (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "loss": 1.0}) for s in (1, 2)))
     notes = {name: note for name, _, note in effect.stage_table(tmp_path, WordTokenizer())}
     assert notes["train"] == "2 steps, 16.0 s/step"  # SFT samples nothing: no "mean completion 0.0"
+
+
+def test_an_undefined_interval_prints_as_a_dash(effect):
+    assert effect.interval_text(None) == "[–]"
+    assert effect.interval_text([0.004, 0.09]) == "[+0.4, +9.0]"

@@ -45,36 +45,94 @@ def test_shared_prefix_generation_gives_the_same_answers(tiny):
     assert shared == plain
 
 
-def test_padded_batch_puts_the_shared_prefix_first():
-    from pbrl.generation import padded_batch, shared_prefix_length
+def test_prefix_layout_puts_each_groups_prefix_first_and_every_row_last():
+    from pbrl.generation import PrefixLayout, shared_prefix_length
 
-    rows = [[5, 6, 7, 8, 9], [5, 6, 7, 1], [5, 6, 2]]
-    assert shared_prefix_length(rows) == 2
+    rows = [[5, 6, 7, 8, 9], [5, 6, 7, 1], [5, 6, 2], [3, 4]]
+    assert shared_prefix_length(rows[:3]) == 2
     assert shared_prefix_length([[1, 2], [1, 2]]) == 1, "every row keeps a token of its own"
-    batch = padded_batch(rows, 2, pad_id=0)
-    assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9], [5, 6, 0, 7, 1], [5, 6, 0, 0, 2]]
-    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 0, 1, 1], [1, 1, 0, 0, 1]]
+    layout = PrefixLayout.of(rows, pad_id=0, min_shared=2)
+    assert layout.groups == [(2, [0, 1, 2]), (0, [3])]
+    assert layout.prefix_width == 2
+    assert layout.input_ids.tolist() == [[5, 6, 7, 8, 9], [5, 6, 0, 7, 1], [5, 6, 0, 0, 2], [0, 0, 0, 3, 4]]
+    assert layout.attention_mask.tolist() == [[1, 1, 1, 1, 1], [1, 1, 0, 1, 1], [1, 1, 0, 0, 1], [0, 0, 0, 1, 1]]
+    plain = PrefixLayout.of(rows, pad_id=0, share=False)
+    assert plain.prefix_width == 0 and plain.input_ids[2].tolist() == [0, 0, 5, 6, 2], "left padding"
 
 
-def test_repeated_rows_maps_each_row_to_its_first_copy():
+def test_prefix_groups_follow_the_shared_start_of_sorted_rows():
+    from pbrl.generation import prefix_groups
+
+    rows = sorted([[1, 2, 3, 9], [1, 2, 3, 4, 5], [7, 7, 7, 1], [7, 7, 7, 2], [8, 1]])
+    assert prefix_groups(rows, min_shared=3) == [[0, 1], [2, 3], [4]]
+
+
+def _prompts_of_two_languages():
+    de = "Frage: 1 + 1?\nAntwort: 1 + 1 = 2. Die Antwort ist 2.\n\n" * 2
+    fr = "Question : 3 + 1 ?\nRéponse : 3 + 1 = 4. La réponse est 4.\n\n" * 2
+    return ([de + f"Frage: {a} + {b}?\nAntwort:" for a, b in [(2, 3), (10, 4), (7, 7)]]
+            + [fr + f"Question : {a} + {b} ?\nRéponse :" for a, b in [(12, 30), (5, 1)]] + ["Q: 9 - 2?\nA:"])
+
+
+def test_prefill_gives_the_logits_of_a_plain_forward(tiny):
+    """Two groups of different prefix lengths, a repeated row and a row of its own, stitched into one
+    cache: the next-token logits equal those of running every (left-padded) prompt whole."""
     import torch
 
-    from pbrl.generation import repeated_rows
+    from pbrl.generation import CACHE_ARGUMENT, prefill
+
+    tokenizer, model = tiny.tokenizer, tiny.model.eval()
+    rows = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in _prompts_of_two_languages()]
+    rows.append(rows[0])
+    ids, mask, cache = prefill(model, rows, tokenizer.pad_token_id)
+    assert ids.shape[0] == len(rows) and cache.get_seq_length() == ids.shape[1] - 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        shared = model(input_ids=ids[:, -1:], attention_mask=mask, position_ids=positions[:, -1:],
+                       **{CACHE_ARGUMENT: cache}).logits[:, -1]
+        padded = tokenizer([tokenizer.decode(r) for r in rows], return_tensors="pt", padding=True, padding_side="left",
+                           add_special_tokens=False)
+        plain = model(**padded, position_ids=(padded["attention_mask"].cumsum(-1) - 1).clamp(min=0)).logits[:, -1]
+    assert torch.allclose(shared, plain, atol=1e-4)
+
+
+def test_greedy_decode_equals_generate_and_drops_finished_rows(tiny):
+    """pbrl's greedy loop (finished rows leave the batch) gives model.generate's greedy answers."""
+    import torch
+
+    from pbrl.generation import generate
+
+    tokenizer, model = tiny.tokenizer, tiny.model.eval()
+    prompts = _prompts_of_two_languages()
+    ours = generate(model, tokenizer, prompts, max_new_tokens=12, batch_size=4)
+    batch = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**batch, max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    theirs = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert [o[0] for o in ours] == [t.strip() for t in theirs]
+
+
+def test_distinct_rows_maps_each_row_to_its_first_copy():
+    import torch
+
+    from pbrl.algos.shared_prompt import distinct_rows
 
     ids = torch.tensor([[0, 5, 6], [0, 5, 6], [7, 8, 9], [0, 5, 6], [7, 8, 9]])
     mask = torch.tensor([[0, 1, 1], [0, 1, 1], [1, 1, 1], [0, 1, 1], [1, 1, 1]])
-    assert repeated_rows(ids, mask) == ([0, 2], [0, 0, 1, 0, 1])
+    first, row_of = distinct_rows(ids, mask)
+    assert first.tolist() == [0, 2] and row_of.tolist() == [0, 0, 1, 0, 1]
 
 
 @pytest.mark.parametrize("sampling", [False, True])
-def test_repeated_prompts_prefilled_once_give_the_same_completions(tiny_cache, sampling):
-    """GRPO's rollout: each (left-padded) prompt repeated num_generations times, through a LoRA
-    wrapper as TRL generates; prefilling each prompt once must not change a token."""
+def test_rollouts_with_shared_prefill_give_the_same_completions(tiny_cache, sampling):
+    """GRPO's rollout: (left-padded) prompts of two languages, each repeated num_generations times,
+    through a LoRA wrapper as TRL generates; computing each prompt and each exemplar once must not
+    change a token."""
     import torch
     from omegaconf import OmegaConf
     from peft import LoraConfig, get_peft_model
 
-    from pbrl.generation import prefill_repeated_prompts
+    from pbrl.generation import share_prefill
     from pbrl.policy import load_policy
 
     cfg = OmegaConf.create({"model": "pbrl:tiny", "dtype": "float32", "revision": None, "lora": None,
@@ -84,9 +142,9 @@ def test_repeated_prompts_prefilled_once_give_the_same_completions(tiny_cache, s
     tokenizer.padding_side = "left"
     model = get_peft_model(policy.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     model.eval()
-    prompts = ["Question: 1 + 1?\nAnswer: 2\n\nQuestion: 12 + 30?\nAnswer:", "Question: 7 + 7?\nAnswer:"]
+    prompts = _prompts_of_two_languages()[2:5]
     batch = tokenizer([p for p in prompts for _ in range(3)], return_tensors="pt", padding=True, add_special_tokens=False)
-    assert (batch["attention_mask"] == 0).any(), "the shorter prompt is left-padded"
+    assert (batch["attention_mask"] == 0).any(), "the shorter prompts are left-padded"
     kwargs = dict(max_new_tokens=10, do_sample=sampling, pad_token_id=tokenizer.pad_token_id)
     kwargs.update(dict(temperature=1.0, top_p=None, top_k=None) if sampling else dict(temperature=None, top_p=None, top_k=None))
 
@@ -97,10 +155,11 @@ def test_repeated_prompts_prefilled_once_give_the_same_completions(tiny_cache, s
     plain = rollout()
     forwards = []
     model.register_forward_hook(lambda module, args, kwargs, out: forwards.append(kwargs["input_ids"].shape), with_kwargs=True)
-    prefill_repeated_prompts(model)
+    share_prefill(model)
     once = rollout()
     assert torch.equal(plain, once)
-    assert forwards[0][0] == 2, "the prompts run through the model once each, not once per repeat"
+    assert forwards[0][0] == 1, "the French exemplar runs once, for both French prompts"
+    assert forwards[1][0] == 3, "then each distinct prompt's own tokens once, not once per repeat"
 
 
 def test_token_budget_batches_split_long_prompts_only():

@@ -50,3 +50,11 @@ def test_pooled_change_averages_runs_and_resamples_whole_problems(more_problems)
     assert same["delta"] == 0 and not same["excludes_0"]
     # one run up, one run down by as much: the pooled change is 0 whatever each run shows alone
     assert pooled([rows(10), rows(20)], [rows(20), rows(10)])["delta"] == pytest.approx(0.0)
+
+
+def test_one_new_problem_gives_a_change_without_an_interval(more_problems):
+    one = lambda ok: [{"id": "0", "lang": lang, "correct": ok} for lang in ("en", "de", "fr")]
+    change = more_problems.pooled_change([one(False)], [one(True)])
+    assert change == {"delta": 1.0, "delta_ci": None, "excludes_0": False}
+    assert more_problems.describe(change) == "+100.0 [–]"
+    assert more_problems.describe({"delta": 0.029, "delta_ci": [0.006, 0.061], "excludes_0": True}) == "+2.9 [+0.6, +6.1]*"

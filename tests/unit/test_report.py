@@ -109,3 +109,46 @@ def test_write_report_files(evals, tmp_path):
     bars = accuracy_bars(saved)
     assert list(bars) == ["en", "de", "sw", "non-en avg"]
     assert bars["de"]["after"][1] == saved["languages"]["de"]["after"]["accuracy_ci"]
+
+
+def test_seen_and_unseen_averages_when_trained_on_a_subset(evals):
+    merged = merge_evals(*evals, train_langs=["de"])
+    block = merged["seen_unseen"]
+    assert block["groups"] == {"seen": ["de"], "unseen": ["sw"]}
+    assert block["after"]["unseen_avg"] == pytest.approx(10 / N) and len(block["after"]["unseen_avg_ci"]) == 2
+    assert block["delta"]["seen_avg"]["delta"] == pytest.approx(0.3) and block["delta"]["seen_avg"]["excludes_0"]
+    lines = language_table(merged).splitlines()
+    seen = next(line for line in lines if line.startswith("| seen avg (de) |"))
+    unseen = next(line for line in lines if line.startswith("| unseen avg (sw) |"))
+    assert seen.startswith("| seen avg (de) | 40 | 10.0 [") and "→ 40.0 [" in seen and "| +30.0 [+" in seen
+    assert unseen.startswith("| unseen avg (sw) | 40 | 5.0 [") and "→ 25.0 [" in unseen and "| +20.0 [+" in unseen
+    assert lines.index(seen) == lines.index(next(line for line in lines if line.startswith("| non-en avg |"))) + 1
+    for train in (None, ["de", "sw"], ["de", "sw", "fr"]):   # no subset, all of them, not a subset
+        assert "seen_unseen" not in merge_evals(*evals, train_langs=train)
+
+
+def test_write_report_reads_the_training_languages_from_the_run_config(evals, tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("langs:\n  name: x\n  train: [sw]\n  eval: [en, de, sw]\n")
+    table = write_report(tmp_path, *evals, [], "subset")
+    assert "| unseen avg (de) | 40 |" in table and "| seen avg (sw) | 40 |" in table
+    assert json.loads((tmp_path / "eval.json").read_text())["seen_unseen"]["groups"]["unseen"] == ["de"]
+
+
+def test_one_problem_per_language_gives_undefined_average_intervals(tmp_path):
+    def one(right: dict[str, bool]) -> dict:
+        result = score_predictions([{"id": "p0", "lang": lang, "response": ANSWER[lang].format(7 if ok else 8),
+                                     "answer": "7", "detected_lang": lang} for lang, ok in right.items()])
+        result["predictions"] = [{k: r[k] for k in ("id", "lang", "pred", "correct")} for r in result["predictions"]]
+        return result
+
+    before, after = one({"en": True, "de": False, "sw": False}), one({"en": True, "de": True, "sw": False})
+    merged = merge_evals(before, after, train_langs=["de"])
+    assert merged["aggregate"]["after"]["non_en_avg_ci"] is None and merged["delta"]["non_en_avg"]["delta_ci"] is None
+    assert merged["seen_unseen"]["delta"]["seen_avg"] == {"delta": 1.0, "delta_ci": None, "excludes_0": False}
+    table = write_report(tmp_path, before, after, [], "one problem")
+    average = next(line for line in table.splitlines() if line.startswith("| non-en avg |"))
+    assert average == "| non-en avg | 2 | 0.0 [–] → 50.0 [–] | +50.0 [–] | 100.0 → 100.0 |"
+    de = next(line for line in table.splitlines() if line.startswith("| de |"))
+    assert de.startswith("| de | 1 | 0.0 [0.0–79.3] → 100.0 [20.7–100.0] | +100.0 [")   # Wilson and Newcombe at n = 1
+    assert json.loads((tmp_path / "eval.json").read_text())["aggregate"]["after"]["gap_to_en_ci"] is None

@@ -88,3 +88,28 @@ def test_copy_and_english_shares_per_language():
     fr = score_predictions(rows)["languages"]["fr"]
     assert fr["copy_share"] == 0.25 and fr["english_share"] == 0.5  # the copy and the English answer
     assert fr["copy_share_ci"][0] < 0.25 < fr["copy_share_ci"][1]
+
+
+SMALL_INPUTS = {
+    "one row": [{"lang": "de", "response": "Die Antwort ist 4.", "answer": "4"}],
+    "one problem per language": [{"id": "a", "lang": lang, "response": text, "answer": "4"} for lang, text in
+                                 (("en", "The answer is 4."), ("de", "Die Antwort ist 4."), ("sw", "Jibu ni 5."))],
+    # no ids: each language's rows are its own problems; sw's single one used to reach scipy's bootstrap
+    "one language with one problem": [
+        {"lang": "en", "response": "The answer is 4.", "answer": "4"},
+        {"lang": "de", "response": "Die Antwort ist 4.", "answer": "4"},
+        {"lang": "de", "response": "Die Antwort ist 5.", "answer": "4"},
+        {"lang": "sw", "response": "Jibu ni 4.", "answer": "4"}],
+}
+
+
+@pytest.mark.parametrize("name", SMALL_INPUTS)
+def test_cli_scores_tiny_inputs_with_undefined_average_intervals(name, tmp_path, capsys):
+    src, dst = tmp_path / "pred.jsonl", tmp_path / "scored.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in SMALL_INPUTS[name]), encoding="utf-8")
+    assert main([f"input={src}", f"output={dst}"]) == 0
+    assert len(read_jsonl(dst)) == len(SMALL_INPUTS[name])
+    out = capsys.readouterr().out
+    aggregate_line = next(line for line in out.splitlines() if line.startswith("aggregate:"))
+    assert "non_en_avg=" in aggregate_line and "[–]" in aggregate_line   # bootstrap undefined: too few problems
+    assert "1.000 [0.207, 1.000]" in out                                    # Wilson at n = 1 is defined

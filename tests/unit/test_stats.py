@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from pbrl.stats import (
     LanguageOutcomes,
+    VarianceComponents,
     average_change,
     gap_change,
     gap_to_english,
+    gap_weights,
+    group_changes,
     newcombe_paired_interval,
     non_english_average,
     paired_changes,
     paired_difference,
+    per_problem_changes,
+    problems_needed,
+    seen_unseen_split,
+    variance_components,
     wilson_interval,
 )
 
@@ -187,3 +195,153 @@ def test_pooled_seeds_average_each_problem():
     assert table.outcomes["de"].shape == (1, 4)
     assert table.outcomes["de"][0].tolist() == pytest.approx([1.0, 2 / 3, 1 / 3, 0.0])
     assert non_english_average(table).value == pytest.approx(0.5)
+
+
+# --- small samples: every aggregate answers, an interval it cannot compute is None -----------------
+
+def rows_by_ids(lang_correct: dict[str, list[bool]], shared_ids: bool) -> list[dict]:
+    """rows() with the same problem ids in every language, or each language's own problems."""
+    return [{"id": f"p{i}" if shared_ids else f"{lang}{i}", "lang": lang, "correct": ok}
+            for lang, flags in lang_correct.items() for i, ok in enumerate(flags)]
+
+
+@pytest.mark.parametrize("shared_ids", [True, False], ids=["same problems", "own problems"])
+@pytest.mark.parametrize("n", [1, 2])
+def test_aggregates_over_one_or_two_problems_never_raise(n, shared_ids):
+    flags = [True, False][:n]
+    data = rows_by_ids({"en": flags, "de": flags[::-1], "sw": [False] * n}, shared_ids)
+    flipped = [dict(r, correct=not r["correct"]) for r in data]
+    table = LanguageOutcomes.from_rows([data, flipped])
+    estimates = [non_english_average(table), gap_to_english(table), average_change(table, ["de", "sw"]),
+                 gap_change(table)]
+    for estimate in estimates:
+        assert (estimate.interval() is None) == (n == 1)  # one problem: nothing to resample
+        if estimate.defined:
+            assert estimate.lo <= estimate.value <= estimate.hi
+    delta = paired_changes(data, flipped)
+    assert delta["languages"]["de"]["n"] == n and len(delta["languages"]["de"]["delta_ci"]) == 2  # Newcombe
+    assert (delta["non_en_avg"]["delta_ci"] is None) == (n == 1)
+
+
+def test_a_language_with_one_problem_among_languages_with_more_does_not_crash_scipy():
+    # Languages with their own problems are resampled separately; sw's single problem used to reach
+    # scipy.stats.bootstrap ("each sample in `data` must contain two or more observations").
+    data = rows_by_ids({"en": [True, False], "de": [True, False, True], "sw": [True]}, shared_ids=False)
+    table = LanguageOutcomes.from_rows([data])
+    average = non_english_average(table)
+    assert average.value == pytest.approx((2 / 3 + 1) / 2) and average.interval() is None
+    assert not average.excludes_zero
+    assert gap_to_english(table).interval() is None
+
+
+def test_no_rows_no_estimates():
+    table = LanguageOutcomes.from_rows([[]])
+    assert table.languages == []
+    assert non_english_average(table) is None and gap_to_english(table) is None
+    assert average_change(LanguageOutcomes.from_rows([[], []]), ["de"]) is None
+    assert paired_changes([], []) == {"languages": {}, "method": paired_changes([], [])["method"]}
+
+
+def test_pooling_no_seeds_is_an_error_not_nan():
+    table = LanguageOutcomes.from_rows([rows({"de": [True, False]})])
+    with pytest.raises(ValueError, match="at least one"):
+        table.pooled([[]])
+
+
+def test_paired_difference_of_a_single_problem_has_a_score_interval():
+    one = paired_difference([False], [True])
+    assert one.value == 1.0 and -1 <= one.lo < 0 < one.hi <= 1 and not one.excludes_zero
+
+
+# --- seen and unseen languages ------------------------------------------------------------------
+
+@pytest.mark.parametrize("train,evaluated,expected", [
+    (["es", "ru"], ["en", "de", "es", "ru"], (["es", "ru"], ["de"])),
+    (["de", "es", "ru"], ["en", "de", "es", "ru"], None),             # trained on every evaluated language
+    (["de", "es", "ru", "pt"], ["en", "de", "es", "ru"], None),       # not a subset: pt is not evaluated
+    (["en"], ["en", "de"], None),                                     # English is neither seen nor unseen
+    ([], ["en", "de"], None),
+])
+def test_seen_unseen_split_only_for_a_strict_subset(train, evaluated, expected):
+    assert seen_unseen_split(train, evaluated) == expected
+
+
+def test_group_changes_average_each_group_with_its_paired_change():
+    before = rows({"en": [True] * 20, "de": [False] * 20, "sw": [False] * 20, "fr": [False] * 20})
+    after = rows({"en": [True] * 20, "de": [True] * 10 + [False] * 10, "sw": [True] * 6 + [False] * 14,
+                  "fr": [True] * 1 + [False] * 19})
+    block = group_changes(before, after, {"seen": ["de", "sw"], "unseen": ["fr"]})
+    assert block["groups"] == {"seen": ["de", "sw"], "unseen": ["fr"]}
+    assert block["after"]["seen_avg"] == pytest.approx(0.4) and block["after"]["unseen_avg"] == pytest.approx(0.05)
+    assert block["before"]["unseen_avg"] == 0.0 and len(block["before"]["unseen_avg_ci"]) == 2
+    assert block["delta"]["seen_avg"]["delta"] == pytest.approx(0.4) and block["delta"]["seen_avg"]["excludes_0"]
+    assert block["delta"]["unseen_avg"]["delta"] == pytest.approx(0.05)
+    assert not block["delta"]["unseen_avg"]["excludes_0"]   # one problem of 20 moved
+    only_after = group_changes(None, after, {"seen": ["de"], "unseen": ["fr"]})
+    assert "delta" not in only_after and only_after["before"] == {}
+
+
+# --- the change of the gap per problem and seed; how many problems and seeds a question needs -------
+
+def test_per_problem_gap_changes_average_to_the_pooled_gap_change():
+    rng = np.random.default_rng(1)
+    stages = [rows({lang: list(rng.random(30) < p) for lang, p in (("en", 0.5), ("de", 0.2), ("sw", 0.1))})
+              for _ in range(4)]                        # before, after seed 0, before, after seed 1
+    table = LanguageOutcomes.from_rows(stages)
+    d = per_problem_changes(table, gap_weights(table.languages), [(0, 1), (2, 3)])
+    assert d.shape == (30, 2)
+    pooled = LanguageOutcomes.from_rows(stages).pooled([[0, 2], [1, 3]])
+    assert d.mean() == pytest.approx(gap_change(pooled).value)
+    own = LanguageOutcomes.from_rows([rows_by_ids({"en": [True], "de": [False]}, shared_ids=False)] * 2)
+    assert per_problem_changes(own, gap_weights(own.languages), [(0, 1)]) is None
+
+
+def test_variance_components_recover_a_simulated_two_way_model():
+    rng = np.random.default_rng(0)
+    problems, seeds, sd_problem, sd_seed, sd_residual = 3000, 40, 0.3, 0.1, 0.2
+    seed_effects = rng.normal(0, sd_seed, (1, seeds))
+    d = 0.05 + rng.normal(0, sd_problem, (problems, 1)) + seed_effects + rng.normal(0, sd_residual, (problems, seeds))
+    vc = variance_components(d)
+    assert (vc.problems, vc.seeds, vc.mean) == (problems, seeds, pytest.approx(d.mean()))
+    assert vc.problem == pytest.approx(sd_problem ** 2, rel=0.1)
+    # 40 seeds tell σ_b² only roughly; what the estimator must get is the spread of the seeds drawn
+    assert vc.seed == pytest.approx(seed_effects.var(ddof=1), rel=0.05)
+    assert vc.residual == pytest.approx(sd_residual ** 2, rel=0.05)
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (40, 1), (0, 3)])
+def test_variance_components_need_two_problems_and_two_seeds(shape):
+    assert variance_components(np.zeros(shape)) is None
+
+
+def test_problems_needed_matches_the_closed_form_and_falls_with_seeds():
+    only_problems = VarianceComponents(0.0, problem=0.01, seed=0.0, residual=0.0, problems=32, seeds=3)
+    z = 1.959963984540054 + 0.8416212335729143
+    assert problems_needed(only_problems, 0.03, seeds=3) == math.ceil(0.01 * z ** 2 / 0.03 ** 2)
+    vc = VarianceComponents(0.0, problem=0.004, seed=0.0001, residual=0.02, problems=32, seeds=3)
+    needed = [problems_needed(vc, -0.03, seeds=s) for s in (2, 3, 5, 10)]   # a narrowing is negative
+    assert needed == sorted(needed, reverse=True) and needed[-1] < needed[0]
+    for seeds, p in zip((2, 3, 5, 10), needed):
+        assert vc.standard_error(p, seeds) <= 0.03 / z < vc.standard_error(p - 1, seeds)
+    half_width = problems_needed(vc, 0.03, seeds=3, power=0.5)
+    assert 1.96 * vc.standard_error(half_width, 3) <= 0.03 and half_width < needed[1]
+
+
+def test_problems_needed_is_none_when_only_more_seeds_can_help():
+    seedy = VarianceComponents(0.0, problem=0.001, seed=0.0004, residual=0.01, problems=32, seeds=3)
+    assert problems_needed(seedy, 0.03, seeds=3) is None      # σ_b²/3 alone exceeds the target variance
+    assert problems_needed(seedy, 0.03, seeds=20) is not None
+    with pytest.raises(ValueError, match="effect != 0"):
+        problems_needed(seedy, 0.0, seeds=3)
+
+
+def test_planned_study_has_the_power_it_was_planned_for():
+    # Simulate the model at the planned size: the 95 % interval should exclude 0 in ~80 % of studies.
+    vc = VarianceComponents(0.0, problem=0.02, seed=0.0002, residual=0.05, problems=32, seeds=3)
+    seeds = 5
+    problems = problems_needed(vc, 0.03, seeds)
+    rng = np.random.default_rng(2)
+    d = (0.03 + rng.normal(0, vc.problem ** 0.5, (2000, problems, 1)) + rng.normal(0, vc.seed ** 0.5, (2000, 1, seeds))
+         + rng.normal(0, vc.residual ** 0.5, (2000, problems, seeds)))
+    detected = np.abs(d.mean(axis=(1, 2))) > 1.959963984540054 * vc.standard_error(problems, seeds)
+    assert detected.mean() == pytest.approx(0.8, abs=0.03)
