@@ -55,6 +55,31 @@ def test_stop_tokens_fit_the_installed_grpo_config():
     assert config.generation_kwargs == {"stop_token_ids": [2, 198]}
 
 
+
+@pytest.mark.parametrize("trainer", ["grpo", "rloo"])
+def test_grpo_train_hands_stop_tokens_to_the_trainers_vllm_config(monkeypatch, tmp_path, trainer):
+    """The wiring: `pbrl.algos.grpo.train` sets them before TRL builds its vLLM sampling from the config."""
+    import torch
+
+    from pbrl.algos import grpo
+
+    seen = {}
+
+    class FakeTrainer:
+        def __init__(self, args, **kwargs):
+            seen["generation_kwargs"] = args.generation_kwargs
+            self.model = None
+
+    monkeypatch.setattr(grpo, "trainer_class", lambda name: FakeTrainer)
+    monkeypatch.setattr(grpo, "share_prefill", lambda model: None)
+    monkeypatch.setattr(grpo, "train_trl", lambda *args, **kwargs: None)
+    algo = compose_config([f"algo={trainer}", "+algo.args.use_vllm=true"]).algo
+    model = SimpleNamespace(device=torch.device("cpu"), generation_config=generation_config([2, 198]))
+    policy = SimpleNamespace(model=model, tokenizer=None, peft_config=None, gradient_checkpointing=False)
+    rewards = SimpleNamespace(weights=[1.0], funcs=[lambda **kwargs: []])
+    grpo.train(policy, None, rewards, algo, tmp_path, None, 0)
+    assert seen["generation_kwargs"] == {"stop_token_ids": [2, 198]}
+
 class FakeFsdpTrainer:
     """The parts of a transformers Trainer that the FSDP final save uses."""
 
