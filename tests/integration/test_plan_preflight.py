@@ -9,7 +9,7 @@ import sys
 import pytest
 
 
-def test_a_job_that_cannot_fit_is_refused_before_submission(data_root, tmp_path):
+def test_a_job_that_cannot_fit_is_refused_before_submission(repo_root, data_root, tmp_path):
     from transformers import AutoConfig
 
     from pbrl.plan import PUBLISHED_CONFIGS
@@ -17,7 +17,8 @@ def test_a_job_that_cannot_fit_is_refused_before_submission(data_root, tmp_path)
     values = dict(PUBLISHED_CONFIGS["meta-llama/Llama-3.1-8B-Instruct"])
     folder = tmp_path / "llama-3.1-8b"  # the config alone: pre-flight and the plan read nothing else
     AutoConfig.for_model(values.pop("model_type"), **values).save_pretrained(folder)
-    env = os.environ | {"PBRL_DATA_ROOT": str(data_root), "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1"}
+    env = os.environ | {"PBRL_DATA_ROOT": str(data_root), "WANDB_MODE": "disabled", "HF_HUB_OFFLINE": "1",
+                        "PYTHONPATH": str(repo_root)}
     cmd = [sys.executable, "-m", "pbrl.run", "-m", "experiment=mgsm_llama8b", f"policy.model={folder}",
            "hydra/launcher=slurm", "logger=none", "plan.gpu_memory_gb=24", "seed=0,1", f"paths.runs={tmp_path}/runs"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env, check=False)
@@ -58,6 +59,7 @@ assert trainer.is_fsdp_enabled
 save_sharded_final(trainer, policy.tokenizer, Path({str(tmp_path)!r}) / "final")
 """)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script)]
-    proc = subprocess.run(torchrun, capture_output=True, text=True, timeout=600, cwd=repo_root, check=False)
+    env = os.environ | {"PYTHONPATH": str(repo_root)}
+    proc = subprocess.run(torchrun, capture_output=True, text=True, timeout=600, cwd=repo_root, env=env, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "final" / "config.json").exists() and (tmp_path / "final" / "tokenizer_config.json").exists()

@@ -21,6 +21,24 @@ def test_each_rank_loads_straight_onto_its_own_gpu():
     assert policy.placement("cpu", {"LOCAL_RANK": "1"}) == {}
 
 
+
+def test_load_policy_reads_the_weights_onto_this_ranks_gpu_with_no_host_copy(tiny_cache, monkeypatch):
+    """`from_pretrained(device_map=...)`, no `.to(device)` after it (here a CPU build: `.to("cuda")` would fail)."""
+    from transformers import AutoModelForCausalLM
+
+    seen = {}
+    plain = AutoModelForCausalLM.from_pretrained
+
+    def from_pretrained(source, **kwargs):
+        seen.update(kwargs)
+        return plain(source, dtype=kwargs["dtype"])
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", from_pretrained)
+    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    policy.load_policy({"model": "pbrl:tiny", "dtype": "float32"}, tiny_cache, "cuda")
+    assert seen["device_map"] == {"": "cuda:1"}
+
 def test_under_fsdp_weights_stay_where_accelerate_shards_them_from():
     env = policy.fsdp_environment(activation_checkpointing=True) | {"LOCAL_RANK": "2"}
     assert policy.fsdp_enabled(env)
