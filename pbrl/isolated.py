@@ -48,7 +48,7 @@ def run_module(module: str, spec: dict, workdir: str | os.PathLike, what: str) -
     spec_path, result_path = workdir / f"{module}.spec.json", workdir / f"{module}.result.json"
     spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
     result_path.unlink(missing_ok=True)
-    _release_accelerator_cache()
+    release_accelerator_cache()
     proc = subprocess.Popen([sys.executable, "-m", module, str(spec_path), str(result_path)],
                             env=single_process_env(), stderr=subprocess.PIPE, text=True, errors="replace")
     tail: deque[str] = deque(maxlen=20)
@@ -70,8 +70,8 @@ def child_main(argv: list[str], work) -> int:
     return 0
 
 
-def _release_accelerator_cache() -> None:
-    """Hand the memory torch's caching allocator holds back to the GPU, so the child can claim it."""
+def release_accelerator_cache() -> None:
+    """Hand the memory torch's caching allocator holds back to the GPU, so a child (a vLLM engine) can claim it."""
     import gc
 
     gc.collect()

@@ -68,6 +68,7 @@ def train_trl(trainer, tokenizer, run_dir: Path, tracker, reward_set=None) -> Tr
         trained = train_trl(GRPOTrainer(...), policy.tokenizer, run_dir, tracker, reward_set)
     """
     from pbrl.algos.callbacks import MetricsCallback, truncate_metrics
+    from pbrl.isolated import release_accelerator_cache
 
     checkpoints = run_dir / "checkpoints"
     main = trainer.accelerator.is_main_process
@@ -82,6 +83,8 @@ def train_trl(trainer, tokenizer, run_dir: Path, tracker, reward_set=None) -> Tr
         save_sharded_final(trainer, tokenizer, final)
     elif main:
         save_final(trainer.model, tokenizer, final)
+    # Every rank's cached activations back to its GPU: rank 0's evaluation engine may span them (tensor parallel).
+    release_accelerator_cache()
     trainer.accelerator.wait_for_everyone()
     return Trained(model=trainer.model, path=final)
 

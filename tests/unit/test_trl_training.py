@@ -112,6 +112,20 @@ def test_fsdp_final_save_gathers_on_every_rank_and_rank0_renames(tmp_path):
     assert not final.with_name("final.partial").exists()
 
 
+
+def test_every_rank_releases_its_cached_gpu_memory_before_rank_0_evaluates(monkeypatch, tmp_path):
+    """Rank 0's lm-eval vLLM engine spans the GPUs of other ranks (tensor parallel): their allocator caches
+    (the training step's activations) go back before the barrier that lets rank 0 go on."""
+    import pbrl.isolated
+
+    events = []
+    monkeypatch.setattr(pbrl.isolated, "release_accelerator_cache", lambda: events.append("released"))
+    trainer = SimpleNamespace(
+        accelerator=SimpleNamespace(is_main_process=False, wait_for_everyone=lambda: events.append("barrier")),
+        add_callback=lambda callback: None, train=lambda **kwargs: events.append("trained"), model=None)
+    trl_training.train_trl(trainer, FakeTokenizer(), tmp_path, tracker=None)
+    assert events == ["trained", "released", "barrier"]
+
 def test_several_ranks_get_fsdp_environment_and_a_long_collective_timeout(monkeypatch):
     import accelerate
 
