@@ -120,20 +120,22 @@ def _jinja_literal(name: str, value) -> str:
     raise ValueError(f"policy.chat_template_kwargs.{name}={value!r}: give a bool, number or string")
 
 
-# Accelerate's FSDP settings as `accelerate launch --config_file fsdp.yaml` exports them: FSDP2, one
-# wrap per decoder layer (the model's _no_split_modules), the checkpoint saved as one HF folder, the
-# weights read on rank 0 only and broadcast (others start on the meta device).
+# TRL's FSDP2 config (trl/accelerate_configs/fsdp2.yaml) as `accelerate launch --config_file` exports
+# it: one wrap per decoder layer (the model's _no_split_modules), the checkpoint saved as one HF folder,
+# the weights read on rank 0 only and broadcast (others start on the meta device). Activation
+# checkpointing stays the model's (policy.gradient_checkpointing, TRL's gradient_checkpointing), not
+# FSDP's: transformers refuses both at once, and pbrl's shared-prompt scoring keys its fallback on TRL's.
 FSDP_ENVIRONMENT = {
     "ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP",
     "FSDP_RESHARD_AFTER_FORWARD": "true", "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT",
     "FSDP_CPU_RAM_EFFICIENT_LOADING": "true", "FSDP_SYNC_MODULE_STATES": "true", "FSDP_OFFLOAD_PARAMS": "false",
+    "FSDP_ACTIVATION_CHECKPOINTING": "false",
 }
 
 
-def fsdp_environment(activation_checkpointing: bool) -> dict[str, str]:
-    """The environment that makes accelerate (and so TRL's trainer) shard the policy with FSDP2.
-    Activation checkpointing is FSDP's own there (transformers: the model's adds an all-gather)."""
-    return FSDP_ENVIRONMENT | {"FSDP_ACTIVATION_CHECKPOINTING": str(bool(activation_checkpointing)).lower()}
+def fsdp_environment() -> dict[str, str]:
+    """The environment that makes accelerate (and so TRL's trainer) shard the policy with FSDP2."""
+    return dict(FSDP_ENVIRONMENT)
 
 
 def fsdp_enabled(environ=os.environ) -> bool:
@@ -189,13 +191,11 @@ def load_policy(policy_cfg, cache_dir: str | os.PathLike, device: str, adapter: 
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    # Under FSDP the activation checkpointing is FSDP's (fsdp_environment), not the model's.
-    checkpointing = bool(policy_cfg.gradient_checkpointing) and not fsdp_enabled()
-    if checkpointing:
+    if policy_cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     has_tokenizer = adapter is not None and (Path(adapter) / "tokenizer_config.json").exists()
     tokenizer = load_tokenizer(str(adapter) if has_tokenizer else name_or_path, policy_cfg.chat_template,
                                chat_template_kwargs=dict(policy_cfg.chat_template_kwargs or {}))
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return Policy(name_or_path, model, tokenizer, lora_config(policy_cfg.lora), checkpointing)
+    return Policy(name_or_path, model, tokenizer, lora_config(policy_cfg.lora), bool(policy_cfg.gradient_checkpointing))

@@ -94,7 +94,7 @@ def prepare_distributed(cfg: DictConfig, environ=os.environ) -> bool:
     from pbrl.policy import fsdp_environment, resolve_device
 
     if cfg.distributed.sharding == "fsdp":
-        environ.update(fsdp_environment(activation_checkpointing=bool(cfg.policy.gradient_checkpointing)))
+        environ.update(fsdp_environment())
     PartialState(cpu=resolve_device(cfg.device) == "cpu", timeout=timedelta(minutes=cfg.distributed.timeout_min))
     return True
 

@@ -31,8 +31,9 @@ def test_a_job_that_cannot_fit_is_refused_before_submission(repo_root, data_root
 
 @pytest.mark.gpu
 def test_fsdp_shards_the_policy_on_two_gpus(repo_root, tiny_cache, tmp_path):
-    """distributed.sharding=fsdp makes TRL's trainer an FSDP2 one (accelerate shards on GPUs only) and
-    writes checkpoints/final from every rank's shards."""
+    """distributed.sharding=fsdp makes pbrl's TRL trainer (shared-prompt scoring, LoRA, the model's gradient
+    checkpointing) an FSDP2 one (accelerate shards on GPUs only) and writes checkpoints/final from every rank's
+    shards."""
     torch = pytest.importorskip("torch")
     if torch.cuda.device_count() < 2:
         pytest.skip("needs 2 CUDA devices")
@@ -40,20 +41,22 @@ def test_fsdp_shards_the_policy_on_two_gpus(repo_root, tiny_cache, tmp_path):
     script.write_text(f"""
 import datasets
 from pathlib import Path
-from trl import GRPOTrainer
-from pbrl.algos.grpo import build_config
+from pbrl.algos.grpo import build_config, trainer_class
 from pbrl.algos.trl_training import save_sharded_final
-from pbrl.config import compose_config
+from pbrl.config import LoraConfig, compose_config
 from pbrl.policy import load_policy, resolve_device
 from pbrl.run import prepare_distributed
 
-cfg = compose_config(["policy=tiny", "distributed.sharding=fsdp", "algo.max_steps=1", "algo.max_completion_length=8"])
+cfg = compose_config(["policy=tiny", "distributed.sharding=fsdp", "policy.gradient_checkpointing=true",
+                      "algo.max_steps=1", "algo.max_completion_length=8"])
+cfg.policy.lora = LoraConfig(r=4, alpha=8, target_modules=["q_proj", "v_proj"])
 prepare_distributed(cfg)
 policy = load_policy(cfg.policy, {str(tiny_cache)!r}, "cuda")
 config = build_config(cfg.algo, Path({str(tmp_path)!r}) / "out", 0, "cuda", [1.0], policy.gradient_checkpointing)
 rows = [{{"prompt": [{{"role": "user", "content": f"{{i}} + {{i}}?"}}]}} for i in range(8)]
-trainer = GRPOTrainer(model=policy.model, reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
-                      args=config, train_dataset=datasets.Dataset.from_list(rows), processing_class=policy.tokenizer)
+trainer = trainer_class("grpo")(model=policy.model, reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
+                                args=config, train_dataset=datasets.Dataset.from_list(rows),
+                                processing_class=policy.tokenizer, peft_config=policy.peft_config)
 trainer.train()
 assert trainer.is_fsdp_enabled
 save_sharded_final(trainer, policy.tokenizer, Path({str(tmp_path)!r}) / "final")
@@ -62,4 +65,4 @@ save_sharded_final(trainer, policy.tokenizer, Path({str(tmp_path)!r}) / "final")
     env = os.environ | {"PYTHONPATH": str(repo_root)}
     proc = subprocess.run(torchrun, capture_output=True, text=True, timeout=600, cwd=repo_root, env=env, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp_path / "final" / "config.json").exists() and (tmp_path / "final" / "tokenizer_config.json").exists()
+    assert (tmp_path / "final" / "adapter_config.json").exists() and (tmp_path / "final" / "tokenizer_config.json").exists()

@@ -21,7 +21,6 @@ def test_each_rank_loads_straight_onto_its_own_gpu():
     assert policy.placement("cpu", {"LOCAL_RANK": "1"}) == {}
 
 
-
 def test_load_policy_reads_the_weights_onto_this_ranks_gpu_with_no_host_copy(tiny_cache, monkeypatch):
     """`from_pretrained(device_map=...)`, no `.to(device)` after it (here a CPU build: `.to("cuda")` would fail)."""
     from transformers import AutoModelForCausalLM
@@ -39,14 +38,26 @@ def test_load_policy_reads_the_weights_onto_this_ranks_gpu_with_no_host_copy(tin
     policy.load_policy({"model": "pbrl:tiny", "dtype": "float32"}, tiny_cache, "cuda")
     assert seen["device_map"] == {"": "cuda:1"}
 
+
 def test_under_fsdp_weights_stay_where_accelerate_shards_them_from():
-    env = policy.fsdp_environment(activation_checkpointing=True) | {"LOCAL_RANK": "2"}
+    env = policy.fsdp_environment() | {"LOCAL_RANK": "2"}
     assert policy.fsdp_enabled(env)
     assert policy.placement("cuda", env) == {}  # rank 0 reads them on CPU, the others start on meta
     assert env["FSDP_CPU_RAM_EFFICIENT_LOADING"] == "true" and env["FSDP_VERSION"] == "2"
-    assert env["FSDP_ACTIVATION_CHECKPOINTING"] == "true"
-    assert policy.fsdp_environment(False)["FSDP_ACTIVATION_CHECKPOINTING"] == "false"
     assert not policy.fsdp_enabled({})
+
+
+def test_fsdp_environment_is_trls_fsdp2_config():
+    """trl/accelerate_configs/fsdp2.yaml, the config TRL documents for FSDP2: every key it sets, the same."""
+    from pathlib import Path
+
+    import trl
+    import yaml
+
+    shipped = yaml.safe_load((Path(trl.__file__).parent / "accelerate_configs" / "fsdp2.yaml").read_text())
+    env = policy.fsdp_environment()
+    for key, value in shipped["fsdp_config"].items():
+        assert env[key.upper()].lower() == str(value).lower(), key
 
 
 def render(tokenizer, **kwargs) -> str:
@@ -98,9 +109,12 @@ def test_load_policy_applies_the_policy_template_defaults(tiny_cache, monkeypatc
     assert loaded.gradient_checkpointing and loaded.model.is_gradient_checkpointing
 
 
-def test_under_fsdp_checkpointing_is_left_to_fsdp(tiny_cache, monkeypatch):
-    for key, value in policy.fsdp_environment(True).items():
+def test_under_fsdp_checkpointing_stays_the_models(tiny_cache, monkeypatch):
+    """As in TRL's FSDP2 config: transformers' gradient checkpointing (TRL's `gradient_checkpointing`, on
+    which pbrl's shared-prompt scoring falls back to TRL's), not FSDP's layer wrappers, which replay a
+    layer's KV-cache writes when they recompute it."""
+    for key, value in policy.fsdp_environment().items():
         monkeypatch.setenv(key, value)
     loaded = policy.load_policy({"model": "pbrl:tiny", "dtype": "float32", "gradient_checkpointing": True},
                                 tiny_cache, "cpu")
-    assert not loaded.gradient_checkpointing and not loaded.model.is_gradient_checkpointing
+    assert loaded.gradient_checkpointing and loaded.model.is_gradient_checkpointing

@@ -55,7 +55,6 @@ def test_stop_tokens_fit_the_installed_grpo_config():
     assert config.generation_kwargs == {"stop_token_ids": [2, 198]}
 
 
-
 @pytest.mark.parametrize("trainer", ["grpo", "rloo"])
 def test_grpo_train_hands_stop_tokens_to_the_trainers_vllm_config(monkeypatch, tmp_path, trainer):
     """The wiring: `pbrl.algos.grpo.train` sets them before TRL builds its vLLM sampling from the config."""
@@ -79,6 +78,7 @@ def test_grpo_train_hands_stop_tokens_to_the_trainers_vllm_config(monkeypatch, t
     rewards = SimpleNamespace(weights=[1.0], funcs=[lambda **kwargs: []])
     grpo.train(policy, None, rewards, algo, tmp_path, None, 0)
     assert seen["generation_kwargs"] == {"stop_token_ids": [2, 198]}
+
 
 class FakeFsdpTrainer:
     """The parts of a transformers Trainer that the FSDP final save uses."""
@@ -112,7 +112,6 @@ def test_fsdp_final_save_gathers_on_every_rank_and_rank0_renames(tmp_path):
     assert not final.with_name("final.partial").exists()
 
 
-
 def test_every_rank_releases_its_cached_gpu_memory_before_rank_0_evaluates(monkeypatch, tmp_path):
     """Rank 0's lm-eval vLLM engine spans the GPUs of other ranks (tensor parallel): their allocator caches
     (the training step's activations) go back before the barrier that lets rank 0 go on."""
@@ -126,6 +125,7 @@ def test_every_rank_releases_its_cached_gpu_memory_before_rank_0_evaluates(monke
     trl_training.train_trl(trainer, FakeTokenizer(), tmp_path, tracker=None)
     assert events == ["trained", "released", "barrier"]
 
+
 def test_several_ranks_get_fsdp_environment_and_a_long_collective_timeout(monkeypatch):
     import accelerate
 
@@ -137,7 +137,7 @@ def test_several_ranks_get_fsdp_environment_and_a_long_collective_timeout(monkey
     environ = {"WORLD_SIZE": "8"}
     assert pbrl.run.prepare_distributed(cfg, environ)
     assert started["timeout"] == timedelta(minutes=90) and "cpu" in started
-    assert environ["ACCELERATE_USE_FSDP"] == "true" and environ["FSDP_ACTIVATION_CHECKPOINTING"] == "true"
+    assert environ["ACCELERATE_USE_FSDP"] == "true" and environ["FSDP_ACTIVATION_CHECKPOINTING"] == "false"
     started.clear()
     assert not pbrl.run.prepare_distributed(cfg, {"WORLD_SIZE": "1"}) and started == {}
     plain = {"WORLD_SIZE": "2"}
