@@ -252,9 +252,11 @@ def layer_bytes(shape: Shape, rows: int, seq: int, dtype_bytes: int, lora, adapt
 
 
 def activation_bytes(shape: Shape, rows: int, prompt: int, completion: int, dtype_bytes: int, lora,
-                     checkpointing: bool, device: str = "cuda", lm_head: bool = True) -> float:
+                     checkpointing: bool, device: str = "cuda", lm_head: bool = True,
+                     shared_prompt: bool = False) -> float:
     """Peak bytes of one training micro-batch's activations (forward kept + backward's working set);
-    `lm_head=False`: the decoder layers alone.
+    `lm_head=False`: the decoder layers alone; `shared_prompt`: pbrl's GRPO/RLOO scoring without
+    checkpointing (pbrl.algos.shared_prompt), whose head sees only the completion and the last prompt token.
 
     Checkpointed: every layer's input, plus one layer recomputed with the gradients flowing through it
     (T x (hidden + intermediate) x 8, calibrated on SmolLM2) or the LM head's backward, whichever is
@@ -264,7 +266,7 @@ def activation_bytes(shape: Shape, rows: int, prompt: int, completion: int, dtyp
     """
     seq, d = prompt + completion, dtype_bytes
     tokens = rows * seq
-    scored = rows * completion if device == "cuda" else rows * (seq - 1)
+    scored = rows * completion if device == "cuda" else rows * (completion + 1 if shared_prompt else seq - 1)
     tile_tokens, tile_vocab = min(scored, HEAD_TOKENS), min(shape.vocab, HEAD_VOCAB)
     head = tile_tokens * HEAD_VOCAB * d + scored * shape.hidden * 4
     if device != "cuda":

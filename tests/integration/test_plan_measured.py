@@ -1,8 +1,9 @@
 """The memory plan's formulas against what TRL, PEFT and torch allocate in a real GRPO step on CPU.
 
-One `GRPOTrainer` step per case (pbrl's own trainer arguments); a TorchDispatchMode counts the bytes of
-every tensor created inside `training_step` (the loss forward and backward) while it lives. Parameter,
-gradient and AdamW bytes must match exactly; activations within 25 %. `pytest -s` prints the table.
+One step of pbrl's GRPO trainer per case (TRL's GRPOTrainer with pbrl's arguments and shared-prompt
+scoring); a TorchDispatchMode counts the bytes of every tensor created inside `training_step` (the loss
+forward and backward) while it lives. Parameter, gradient and AdamW bytes must match exactly; activations
+within 25 %. `pytest -s` prints the table.
 """
 
 from __future__ import annotations
@@ -53,9 +54,8 @@ class LiveBytes(TorchDispatchMode):
 def grpo_step(tiny_cache: Path, policy_overrides: list[str], tmp_path: Path) -> dict:
     """One GRPO step; what the trainer holds and the loss step's activation peak, with its shape."""
     import datasets
-    from trl import GRPOTrainer
 
-    from pbrl.algos.grpo import build_config
+    from pbrl.algos.grpo import build_config, trainer_class
     from pbrl.config import compose_config
     from pbrl.policy import load_policy
 
@@ -64,9 +64,9 @@ def grpo_step(tiny_cache: Path, policy_overrides: list[str], tmp_path: Path) -> 
     config = build_config(cfg.algo, tmp_path, 0, "cpu", [1.0], policy.gradient_checkpointing)
     config.save_strategy = "no"
     rows = [{"prompt": [{"role": "user", "content": f"What is {i} + {i}? Answer with a number."}]} for i in range(8)]
-    trainer = GRPOTrainer(model=policy.model, reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
-                          args=config, train_dataset=datasets.Dataset.from_list(rows),
-                          processing_class=policy.tokenizer, peft_config=policy.peft_config)
+    trainer = trainer_class("grpo")(model=policy.model, reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
+                                    args=config, train_dataset=datasets.Dataset.from_list(rows),
+                                    processing_class=policy.tokenizer, peft_config=policy.peft_config)
     seen: dict = {}
     tracker = LiveBytes()
     plain_step, plain_prepare = trainer.training_step, trainer._prepare_inputs
@@ -140,7 +140,8 @@ def test_planner_matches_what_a_grpo_step_allocates(case, smollm2_cache, tmp_pat
     param_bytes = planner.ADAPTER_BYTES if lora else d
     assert measured["grads"] == trainable * param_bytes and measured["moments"] == 2 * trainable * param_bytes
     planned = planner.activation_bytes(shape, measured["rows"], measured["prompt"], measured["completion"], d,
-                                       policy.lora, measured["checkpointing"], device="cpu")
+                                       policy.lora, measured["checkpointing"], device="cpu",
+                                       shared_prompt=not measured["checkpointing"])
     peak = max(measured["peaks"])
     ROWS.append(f"| {case} | {measured['rows']} x ({measured['prompt']} + {measured['completion']}) | "
                 f"{(shape.params * d + lora * 4) / 1e6:.2f} | {measured['moments'] / 1e6:.2f} | "
