@@ -8,15 +8,20 @@ Rows (each measured side by side with the same settings):
              plain transformers generation (median of the steps after the first; pbrl's metrics.jsonl)
   pivot      English pivot answers per second, `pivot.backend=vllm` vs transformers (pbrl.pivot,
              demo problems, k samples each, model load included)
-  lora       peak GPU memory of one bf16 LoRA GRPO-sized step (forward + backward + AdamW) of
-             SmolLM2-135M and, with >= 40 GB free, of a randomly initialised Llama-3.1-8B-shaped model
-             (the policy=llama8b preset's LoRA: r=16 on q,k,v,o; weights cannot be downloaded here)
-  lm_eval    eval.backend=lm_eval through vLLM on one MGSM language (pbrl.harness), accuracy and seconds
+  lora       peak GPU memory of one LoRA training micro-step (forward with TRL's fused LM head, backward,
+             AdamW) as the preset configures it (LoRA rank and modules, checkpointing, per_device_batch_size
+             x (plan.prompt_tokens + max_completion_length) tokens): the default policy and, with >= 40 GB
+             free, experiment=mgsm_llama8b on a randomly initialised Llama-3.1-8B (weights cannot be
+             downloaded here); B is the memory plan's estimate of the same (pbrl.plan)
+  lm_eval    eval.backend=lm_eval through vLLM on one MGSM language (pbrl.harness), accuracy and seconds;
+             reads MGSM from PBRL_DATA_ROOT (or --data-root): the children run with HF_HUB_OFFLINE=1
 
 The machine may have only torch, transformers, peft and sentence-transformers: what else the checks
 import (trl, vllm, lm_eval, datasets, hydra-core, ...) is installed first from the wheels in `.whl/`
 (`pip download -d .whl 'vllm' 'trl' 'lm-eval' 'hydra-core' ...` on a machine with network; no index
-is used here). Each GRPO and vLLM measurement runs in its own process so GPU memory starts empty.
+is used here), one package at a time; a package pip cannot install (vLLM pins an exact torch) stops the
+check with pip's own error line. Each GRPO and vLLM measurement runs in its own process so GPU memory
+starts empty.
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ REQUIREMENTS = {
 }
 VLLM_REQUIREMENT = {"vllm": "vllm"}
 SECTIONS = ("grpo", "pivot", "lora", "lm_eval")
-LLAMA8B_SHAPE = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                     num_key_value_heads=8, vocab_size=128256, max_position_embeddings=8192, rope_theta=500000.0)
+# What each LoRA row composes: the run's own config, so the row measures the preset as configured.
+LORA_ROWS = {"policy": [], "llama8b": ["experiment=mgsm_llama8b"]}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pivot-samples", type=int, default=4, help="pivot answers per question")
     parser.add_argument("--lm-eval-lang", default="de")
     parser.add_argument("--lm-eval-limit", type=int, default=None, help="MGSM problems (default 50; dry run 1)")
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="MGSM files for the lm_eval row (default: PBRL_DATA_ROOT, else ../shared/data)")
     parser.add_argument("--wheels", type=Path, default=REPO / ".whl")
     parser.add_argument("--no-install", action="store_true")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a new temporary one)")
@@ -71,13 +78,45 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def install_missing(wheels: Path, with_vllm: bool) -> list[str]:
-    """pip-install, from `wheels` only, the requirements whose module is missing; returns them."""
-    wanted = REQUIREMENTS | (VLLM_REQUIREMENT if with_vllm else {})
-    missing = [req for module, req in wanted.items() if importlib.util.find_spec(module) is None]
-    if missing and wheels.is_dir():
-        subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(wheels), *missing],
-                       check=False)
+def require_data_root(args) -> None:
+    """The lm_eval row reads MGSM offline: fail at start, before anything is measured, without it."""
+    if "lm_eval" not in args.sections.split(","):
+        return
+    args.data_root = mgsm_data_root(args.data_root)
+    if args.data_root is None:
+        raise SystemExit("gpu_check: error: the lm_eval row reads MGSM offline (HF_HUB_OFFLINE=1): set PBRL_DATA_ROOT "
+                         "or --data-root to the folder holding mgsm/, or leave lm_eval out of --sections")
+
+
+def mgsm_data_root(given: Path | None) -> Path | None:
+    """The data root that holds mgsm/: --data-root, PBRL_DATA_ROOT, or the checkout's ../shared/data."""
+    for candidate in (given, os.environ.get("PBRL_DATA_ROOT"), REPO.parent / "shared" / "data"):
+        if candidate and (Path(candidate) / "mgsm").is_dir():
+            return Path(candidate).resolve()
+    return None
+
+
+class InstallError(RuntimeError):
+    """pip could not install a requirement from the wheel folder."""
+
+
+def install_missing(wheels: Path, requirements: dict[str, str], pip_args: tuple[str, ...] = ()) -> list[str]:
+    """pip-install, from `wheels` only and one at a time, the requirements whose module is missing; returns
+    them. A requirement pip cannot install raises InstallError with pip's error line: one call for all of
+    them would install nothing when any fails (vLLM's exact torch pin), and silently with check=False."""
+    missing = [req for module, req in requirements.items() if importlib.util.find_spec(module) is None]
+    if missing and not wheels.is_dir():
+        raise InstallError(f"missing {', '.join(missing)} and no wheel folder {wheels}; `pip download -d {wheels} "
+                           f"{' '.join(missing)}` on a machine with network, or pass --wheels")
+    for requirement in missing:
+        proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(wheels),
+                               *pip_args, requirement], capture_output=True, text=True)
+        if proc.returncode != 0:
+            lines = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+            errors = [line for line in lines if line.startswith("ERROR")] or lines[-1:] or [f"exit {proc.returncode}"]
+            causes = [line for line in lines if " depends on " in line][:1]  # the pin that could not be met
+            raise InstallError(f"pip could not install {requirement} from {wheels}: {'; '.join(errors[:1] + causes)}")
+        print(f"installed {requirement} from {wheels}", flush=True)
         importlib.invalidate_caches()
     return missing
 
@@ -102,7 +141,7 @@ def grpo_seconds_per_step(args, use_vllm: bool) -> dict:
                      "algo.max_completion_length": 8}
     if use_vllm:
         settings |= {"+algo.args.use_vllm": "true", "+algo.args.vllm_mode": "colocate",
-                     "+algo.args.vllm_gpu_memory_utilization": 0.3}
+                     "+algo.args.vllm_gpu_memory_utilization": 0.3, "+algo.args.vllm_max_model_length": 1024}
     overrides = [f"{key}={value}" for key, value in settings.items()]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
@@ -132,44 +171,65 @@ def pivot_questions_per_second(args, backend: str) -> dict:
     return {"value": len(examples) / seconds, "n": len(examples), "wall_s": seconds}
 
 
-def lora_step_memory(args, shape: str) -> dict:
-    """Peak memory (GiB) of one LoRA step in bf16 (fp32 on CPU): batch 8 x 640 tokens, AdamW on the adapter."""
+def lora_step_memory(args, row: str) -> dict:
+    """Peak memory (GB of 1e9 bytes) of one training micro-step of the composed run `LORA_ROWS[row]`, as
+    its preset configures it: the policy's dtype, LoRA and checkpointing, TRL's fused LM head, a batch of
+    per_device_batch_size x (plan.prompt_tokens + max_completion_length) tokens, AdamW on the trainable
+    parameters. Also the memory plan's estimate of the same terms (weights, optimizer, activations)."""
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
 
+    from pbrl.config import AlgoConfig, PolicyConfig, as_schema, compose_config
     from pbrl.models import resolve_model
+    from pbrl.plan import activation_bytes, lora_parameters, model_config, model_shape
+    from pbrl.policy import lora_config, resolve_dtype
 
-    device = torch.device(args.device)
-    dtype = torch.bfloat16 if args.device == "cuda" else torch.float32
-    if shape == "llama8b":
+    model_choice = ["policy=tiny"] if args.dry_run else [f"policy.model={args.model}"]
+    cfg = compose_config(LORA_ROWS[row] + (model_choice if row == "policy" else []))
+    policy, algo = as_schema(PolicyConfig, cfg.policy), as_schema(AlgoConfig, cfg.algo)
+    device, dtype = torch.device(args.device), resolve_dtype(policy.dtype, args.device)
+    if row == "policy":
+        model = AutoModelForCausalLM.from_pretrained(resolve_model(policy.model, cache_dir()), dtype=dtype).to(device)
+    else:  # random weights of the preset's shape: its real ones cannot be downloaded here
         with device:
-            model = LlamaForCausalLM(LlamaConfig(**LLAMA8B_SHAPE, dtype=dtype)).to(dtype)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(resolve_model(args.model, cache_dir()), dtype=dtype).to(device)
-    model.gradient_checkpointing_enable()
-    model.enable_input_require_grads()
-    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj", "k_proj", "v_proj",
-                                                                                  "o_proj"], task_type="CAUSAL_LM"))
+            model = AutoModelForCausalLM.from_config(model_config(policy.model, cache_dir()), dtype=dtype)
+    add_fused_lm_head(model)
+    if policy.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    if policy.lora is not None:
+        model = get_peft_model(model, lora_config(policy.lora))
+        if policy.gradient_checkpointing:
+            model.enable_input_require_grads()
+    model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    batch, length = (2, 32) if args.dry_run else (8, 640)
-    ids = torch.randint(0, model.config.vocab_size, (batch, length), device=device)
+    rows, prompt, completion = algo.per_device_batch_size, cfg.plan.prompt_tokens, algo.max_completion_length
+    if args.dry_run:
+        rows, prompt, completion = 2, 16, 16
+    ids = torch.randint(0, model.config.vocab_size, (rows, prompt + completion), device=device)
+    labels = ids.clone()
+    labels[:, :prompt] = -100  # TRL scores the completion tokens only
     if args.device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    loss = model(input_ids=ids, labels=ids).loss
-    loss.backward()
+    model(input_ids=ids, labels=labels, fused_lm_head=True).loss.backward()
     optimizer.step()
     optimizer.zero_grad()
     if args.device == "cuda":
         torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() / 2**30
+        peak = torch.cuda.max_memory_allocated() / 1e9
     else:
         import resource
 
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # process peak RSS, GiB
-    return {"value": peak, "n": batch * length, "wall_s": time.perf_counter() - start}
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9  # process peak RSS
+    shape = model_shape(policy.model, str(cache_dir()))
+    trainable = lora_parameters(shape, policy.lora)
+    planned = (shape.params * dtype.itemsize + (trainable * 16 if trainable else 3 * shape.params * dtype.itemsize)
+               + activation_bytes(shape, rows, prompt, completion, dtype.itemsize, policy.lora,
+                                  bool(policy.gradient_checkpointing), device=args.device)) / 1e9
+    return {"value": peak, "n": rows * (prompt + completion), "wall_s": time.perf_counter() - start, "plan": planned}
 
 
 def lm_eval_through(args, model: str) -> dict:
@@ -213,11 +273,12 @@ CHILDREN = {
 }
 
 
-def run_child(argv: list[str], name: str) -> dict:
+def run_child(argv: list[str], name: str, data_root: Path | None = None) -> dict:
     """One measurement in a fresh process (GPU memory starts empty); its result or its error."""
     out = Path(tempfile.mkstemp(suffix=".json")[1])
     cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--child", name, "--json", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    env = {**os.environ, "PYTHONPATH": str(REPO)} | ({"PBRL_DATA_ROOT": str(data_root)} if data_root else {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0 or not out.stat().st_size:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         return {"error": lines[-1][:160] if lines else f"exit {proc.returncode}"}
@@ -237,10 +298,11 @@ def plan(args) -> list[tuple[str, str, str, str, str]]:
         rows.append(("pivot", "pivot:vllm" if vllm else "", "pivot:transformers", "pivot answers: vLLM (A) vs transformers (B)",
                      "questions/s"))
     if "lora" in sections:
-        rows.append(("lora", "lora:policy", "", f"LoRA step peak memory, {args.model}", "GiB"))
+        rows.append(("lora", "lora:policy", "", f"LoRA step peak memory, default preset on {args.model}: "
+                     "measured (A) vs memory plan (B)", "GB"))
         big = args.device == "cuda" and not args.dry_run and _free_gib() >= 40
-        rows.append(("lora", "lora:llama8b" if big else "", "", "LoRA step peak memory, Llama-3.1-8B shape (random)",
-                     "GiB"))
+        rows.append(("lora", "lora:llama8b" if big else "", "", "LoRA step peak memory, experiment=mgsm_llama8b as "
+                     "configured (random Llama-3.1-8B): measured (A) vs memory plan (B)", "GB"))
     if "lm_eval" in sections:
         rows.append(("lm_eval", "lm_eval:vllm" if vllm else "lm_eval:hf", "",
                      f"eval.backend=lm_eval mgsm_native_cot_{args.lm_eval_lang} ({'vllm' if vllm else 'hf'})",
@@ -294,10 +356,13 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(result))
         return 0
     start = time.perf_counter()
+    require_data_root(args)
     if not args.no_install:
-        missing = install_missing(args.wheels, with_vllm=args.device == "cuda" and not args.dry_run)
-        if missing:
-            print(f"installed from {args.wheels}: {', '.join(missing)}", flush=True)
+        with_vllm = args.device == "cuda" and not args.dry_run
+        try:  # vLLM first: it pins torch, and a torch pip cannot match should stop the check, not be found later
+            install_missing(args.wheels, (VLLM_REQUIREMENT if with_vllm else {}) | REQUIREMENTS)
+        except InstallError as err:
+            raise SystemExit(f"gpu_check: error: {err}") from None
     child_argv = ["--device", args.device, "--model", args.model, "--steps", str(args.steps), "--pivot-samples",
                   str(args.pivot_samples), "--lm-eval-lang", args.lm_eval_lang, "--lm-eval-limit",
                   str(args.lm_eval_limit), "--work", str(args.work), "--no-install"] + (["--dry-run"] * args.dry_run)
@@ -306,8 +371,11 @@ def main(argv=None) -> int:
         row = {"section": section, "what": what, "unit": unit}
         for side, name in (("a", first), ("b", second)):
             if name:
-                row[side] = run_child(child_argv, name)
+                row[side] = run_child(child_argv, name, args.data_root)
                 print(f"{name}: {row[side]}", flush=True)
+                if "plan" in row[side] and args.device == "cuda":  # the memory plan's estimate, side by side
+                    # (on a CPU, A is the process's peak RSS, not comparable)
+                    row["b"] = {"value": row[side]["plan"], "n": row[side]["n"], "wall_s": 0.0}
             elif side == "a" and second:
                 row[side] = {"skipped": "dry run" if args.dry_run else "no vllm" if not has_vllm() else "cpu"}
             elif side == "a":

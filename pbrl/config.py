@@ -30,6 +30,7 @@ UNNAMED = "unnamed"  # the `name` of a node built by hand (tests, benchmarks) in
 # algo.trainer in pbrl.algos.TRAINER_MODULES, data.*_dataset in pbrl.data.DATASETS.
 PIVOT_KINDS = ("gold", "self", "model")
 PIVOT_BACKENDS = ("transformers", "vllm")
+SHARDING = ("none", "fsdp")
 TRAIN_SOURCES = ("parallel", "translate")
 TRAIN_ORDERS = ("balanced", "shuffled")
 PROMPT_STYLES = ("chat", "plain")
@@ -63,6 +64,18 @@ class PolicyConfig:
     gradient_checkpointing: bool = False
     attn_implementation: Optional[str] = None
     chat_template: Optional[str] = None  # a Jinja template overriding the tokenizer's
+    # Defaults for the chat template's variables wherever it renders (training, evaluation, pivot=self,
+    # the saved checkpoint): Qwen3 {enable_thinking: false} answers without a <think> block.
+    chat_template_kwargs: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VllmEngineConfig:
+    """A vLLM engine pbrl starts in its own process (the pivot, lm-eval's vllm backend)."""
+
+    gpu_memory_utilization: float = 0.4  # share of each GPU the engine claims; the policy holds the rest
+    max_model_len: int = 4096  # its KV cache is sized for this context, not the model's (Llama-3.1: 131,072)
+    tensor_parallel_size: int = 1  # GPUs one engine spans (a 70B model in bf16: 141 GB, 4 x 80 GB)
 
 
 @dataclass
@@ -75,6 +88,8 @@ class PivotConfig:
     max_new_tokens: int = 256
     batch_size: int = 16
     backend: str = choice("transformers", PIVOT_BACKENDS)
+    vllm: VllmEngineConfig = field(default_factory=VllmEngineConfig)  # backend=vllm: runs in its own process
+    chat_template_kwargs: Dict[str, Any] = field(default_factory=dict)  # e.g. {enable_thinking: false}
 
 
 @dataclass
@@ -138,7 +153,9 @@ class LmEvalConfig:
     model: str = "hf"  # hf | vllm
     limit: Optional[int] = None  # documents per task (null = all)
     apply_chat_template: bool = True
-    model_args: Dict[str, Any] = field(default_factory=dict)  # extra harness model_args, e.g. gpu_memory_utilization
+    model_args: Dict[str, Any] = field(default_factory=dict)  # extra harness model_args (win over the keys below)
+    vllm: VllmEngineConfig = field(default_factory=VllmEngineConfig)  # model=vllm: its engine
+    chat_template_kwargs: Dict[str, Any] = field(default_factory=dict)  # conf/eval/lm_eval.yaml: the policy's
 
 
 @dataclass
@@ -167,6 +184,23 @@ class LoggerConfig:
 
 
 @dataclass
+class DistributedConfig:
+    """Several ranks (SLURM tasks_per_node > 1, torchrun): how they hold the policy and how long they wait."""
+
+    sharding: str = choice("none", SHARDING)  # none: every rank a whole copy (DDP); fsdp: FSDP2 full shard (accelerate)
+    timeout_min: int = 120  # collective timeout: ranks wait at barriers while rank 0 builds the pivot and evaluates
+
+
+@dataclass
+class PlanConfig:
+    """What the memory plan (`python -m pbrl.plan`) checks a run against."""
+
+    gpu_memory_gb: float = 80.0  # per GPU, GB of 1e9 bytes (an "80 GB" A100 holds 85.9, an H100 85.5)
+    gpus: Optional[int] = None  # null: the launcher's nodes x gpus_per_node (1 for a local run)
+    prompt_tokens: int = 256  # the longest prompt of a batch, in tokens (an assumption: raise it for few-shot prompts)
+
+
+@dataclass
 class PathsConfig:
     runs: str = "runs"  # run directories go here: <runs>/<name>/<run id>
     data_root: Optional[str] = None
@@ -184,6 +218,8 @@ class PbrlConfig:
     eval: EvalConfig = MISSING
     logger: LoggerConfig = MISSING
     paths: PathsConfig = field(default_factory=PathsConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
     name: str = "default"  # experiment name: the first folder of the run directory
     seed: int = 0
     device: str = choice("auto", DEVICES)

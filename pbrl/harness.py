@@ -21,12 +21,13 @@ extraction, on the first MGSM task), `fidelity` (the response is in the language
 
 from __future__ import annotations
 
-import gc
+import dataclasses
 import importlib.util
 import json
 import logging
 import os
 import shlex
+import sys
 from pathlib import Path
 from statistics import mean
 
@@ -34,6 +35,7 @@ import yaml
 
 from pbrl.answers import normalize_answer
 from pbrl.config import EvalConfig, as_schema
+from pbrl.isolated import run_module
 
 log = logging.getLogger(__name__)
 
@@ -171,15 +173,19 @@ def _write_parquet(rows: list[dict], path: Path) -> None:
 
 
 def model_args(model: str, base: str, adapter: str | None, dtype: str, device: str, extra: dict | None = None,
-               lora_rank: int | None = None) -> dict:
+               lora_rank: int | None = None, engine: dict | None = None,
+               chat_template_kwargs: dict | None = None) -> dict:
     """The harness's model_args for the policy (`adapter` None) or a trained checkpoint.
 
     A LoRA adapter folder goes to the HF backend as `peft=` and to vLLM as `lora_local_path=`; a
-    fully fine-tuned checkpoint replaces the base weights (`pretrained=`).
+    fully fine-tuned checkpoint replaces the base weights (`pretrained=`). vLLM also gets its `engine`
+    settings (`eval.lm_eval.vllm`: memory share, context, tensor parallelism); both backends get the
+    policy's chat-template options (`enable_thinking` is the harness's own argument, the rest go in
+    `chat_template_args`). `extra` (`eval.lm_eval.model_args`) wins over all of these.
 
     Example:
-        >>> model_args("hf", "/m/base", None, "float32", "cpu")
-        {'pretrained': '/m/base', 'dtype': 'float32', 'device': 'cpu'}
+        >>> model_args("hf", "/m/base", None, "float32", "cpu", chat_template_kwargs={"enable_thinking": False})
+        {'pretrained': '/m/base', 'dtype': 'float32', 'device': 'cpu', 'enable_thinking': False}
     """
     if model not in MODELS:
         raise ValueError(f"unknown eval.lm_eval.model '{model}'; choose from: {', '.join(MODELS)}")
@@ -189,10 +195,17 @@ def model_args(model: str, base: str, adapter: str | None, dtype: str, device: s
         args["device"] = device
         if is_lora:
             args["peft"] = str(adapter)
-    elif is_lora:
-        args["lora_local_path"] = str(adapter)
-        if lora_rank:
-            args["max_lora_rank"] = int(lora_rank)
+    else:
+        if is_lora:
+            args["lora_local_path"] = str(adapter)
+            if lora_rank:
+                args["max_lora_rank"] = int(lora_rank)
+        args |= dict(engine or {})
+    template = dict(chat_template_kwargs or {})
+    if "enable_thinking" in template:
+        args["enable_thinking"] = template.pop("enable_thinking")
+    if template:
+        args["chat_template_args"] = template
     return args | dict(extra or {})
 
 
@@ -296,12 +309,11 @@ def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_roo
     (`limit` then takes the first of them). Ignored when a non-MGSM task is also requested.
 
     eval_cfg (an EvalConfig, or a DictConfig/dict of its keys): max_new_tokens, batch_size, few_shot and
-    `lm_eval` (tasks, model, limit, apply_chat_template, model_args); see conf/eval/lm_eval.yaml.
-    Samples and the raw results go to `out_dir` (results.json, samples_<task>.jsonl).
+    `lm_eval` (tasks, model, limit, apply_chat_template, model_args, vllm, chat_template_kwargs); see
+    conf/eval/lm_eval.yaml. Samples and the raw results go to `out_dir` (results.json,
+    samples_<task>.jsonl). The harness runs in a process of its own (`pbrl.isolated`), so a multi-rank
+    run's rank variables cannot make it wait for ranks that never join.
     """
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
     eval_cfg = as_schema(EvalConfig, eval_cfg)
     opts = eval_cfg.lm_eval
     families, model = list(opts.tasks), opts.model
@@ -319,8 +331,30 @@ def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_roo
     include = None
     if data_root and (Path(data_root) / "mgsm").is_dir() and any(n.startswith("mgsm_") for n in names):
         include = write_local_tasks(names, data_root, out_dir / "tasks")
-    args = model_args(model, base, str(adapter) if adapter else None, dtype, device,
-                      dict(opts.model_args), lora_rank)
+    args = model_args(model, base, str(adapter) if adapter else None, dtype, device, dict(opts.model_args), lora_rank,
+                      engine=dataclasses.asdict(opts.vllm), chat_template_kwargs=dict(opts.chat_template_kwargs))
+    options, selected = harness_options(eval_cfg, names, tasks_by_lang, doc_ids, desc)
+    command = command_line(model, args, names, options, include)
+    log.info("%s through lm-evaluation-harness: %s", desc, command)
+    spec = {"model": model, "model_args": args, "tasks": names, "include": str(include) if include else None,
+            "options": options, "selected": selected, "out_dir": str(out_dir)}
+    logged = run_module("pbrl.harness", spec, out_dir, f"{desc} (lm-evaluation-harness)")["tasks"]
+    results = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    samples = {task: [json.loads(line) for line in (out_dir / f"samples_{task}.jsonl").read_text("utf-8").splitlines()]
+               for task in logged}
+    result = summarize(results, samples, tasks_by_lang)
+    result["lm_eval"] = {"command": command, "model": model, "model_args": args, "tasks": names,
+                         "not_defined": missing, "version": _version(), "output_dir": str(out_dir)}
+    for lang, m in sorted(result["languages"].items()):
+        shown = " ".join(f"{k.split('/', 2)[-1]}={v:.3f}" for k, v in m.items()
+                         if k.startswith("lm_eval/") and isinstance(v, float) and not k.endswith("_stderr"))
+        log.info("%s %s: n=%s pbrl accuracy=%s %s", desc, lang, m.get("n"), m.get("accuracy"), shown)
+    return result
+
+
+def harness_options(eval_cfg: EvalConfig, names: list[str], tasks_by_lang: dict, doc_ids, desc: str):
+    """(simple_evaluate's options as `lm_eval` flags, {task: MGSM documents} or None)."""
+    opts = eval_cfg.lm_eval
     few_shot = eval_cfg.few_shot or None
     limit = opts.limit
     selected = None
@@ -340,31 +374,32 @@ def evaluate_with_harness(base: str, adapter, langs, eval_cfg, out_dir, data_roo
         "gen_kwargs": {"max_gen_toks": eval_cfg.max_new_tokens},
         "seed": 0,
     }
-    command = command_line(model, args, names, options, include)
-    log.info("%s through lm-evaluation-harness: %s", desc, command)
-    task_manager = TaskManager(include_path=str(include) if include else None)
+    return options, selected
+
+
+def run_harness(spec: dict) -> dict:
+    """The child's side of `evaluate_with_harness` (`python -m pbrl.harness spec.json result.json`, a
+    process of its own with no rank variables): `lm_eval.simple_evaluate`, results and logged samples
+    written to `spec["out_dir"]`."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    options, out_dir = spec["options"], Path(spec["out_dir"])
     output = lm_eval.simple_evaluate(
-        model=model, model_args=args, tasks=names, task_manager=task_manager, log_samples=True,
-        num_fewshot=options["num_fewshot"], limit=options["limit"], samples=selected, batch_size=options["batch_size"],
+        model=spec["model"], model_args=spec["model_args"], tasks=spec["tasks"], log_samples=True,
+        task_manager=TaskManager(include_path=spec["include"]), num_fewshot=options["num_fewshot"],
+        limit=options["limit"], samples=spec["selected"], batch_size=options["batch_size"],
         apply_chat_template=options["apply_chat_template"], fewshot_as_multiturn=options["fewshot_as_multiturn"],
         gen_kwargs=options["gen_kwargs"], random_seed=0, numpy_random_seed=0, torch_random_seed=0,
         fewshot_random_seed=0,
     )
-    _free_accelerator_memory()
     results = _jsonable(output["results"])
     samples = _jsonable(output.get("samples") or {})
     (out_dir / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), "utf-8")
     for task, rows in samples.items():
         (out_dir / f"samples_{task}.jsonl").write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    result = summarize(results, samples, tasks_by_lang)
-    result["lm_eval"] = {"command": command, "model": model, "model_args": args, "tasks": names,
-                         "not_defined": missing, "version": _version(), "output_dir": str(out_dir)}
-    for lang, m in sorted(result["languages"].items()):
-        shown = " ".join(f"{k.split('/', 2)[-1]}={v:.3f}" for k, v in m.items()
-                         if k.startswith("lm_eval/") and isinstance(v, float) and not k.endswith("_stderr"))
-        log.info("%s %s: n=%s pbrl accuracy=%s %s", desc, lang, m.get("n"), m.get("accuracy"), shown)
-    return result
+    return {"tasks": sorted(samples)}
 
 
 def _version() -> str:
@@ -378,12 +413,7 @@ def _jsonable(value):
     return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def _free_accelerator_memory() -> None:
-    gc.collect()
-    try:
-        import torch
+if __name__ == "__main__":
+    from pbrl.isolated import child_main
 
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
+    sys.exit(child_main(sys.argv[1:], run_harness))

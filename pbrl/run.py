@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,24 @@ class HoldRunDir(Callback):
             self.per_job = False
 
 
+def prepare_distributed(cfg: DictConfig, environ=os.environ) -> bool:
+    """With several ranks, before the pipeline touches accelerate: FSDP's environment for
+    `distributed.sharding=fsdp` (what `accelerate launch` with an FSDP config exports), and the process
+    group, whose collective timeout (`distributed.timeout_min`) covers the ranks waiting at a barrier while
+    rank 0 builds the pivot references and evaluates (torch's default: 10 minutes). Returns whether it
+    started the group."""
+    if int(environ.get("WORLD_SIZE", "1") or 1) < 2:
+        return False
+    from accelerate import PartialState
+
+    from pbrl.policy import fsdp_environment, resolve_device
+
+    if cfg.distributed.sharding == "fsdp":
+        environ.update(fsdp_environment())
+    PartialState(cpu=resolve_device(cfg.device) == "cpu", timeout=timedelta(minutes=cfg.distributed.timeout_min))
+    return True
+
+
 register_configs()
 
 
@@ -87,6 +106,7 @@ register_configs()
 def main(cfg: DictConfig):
     from pbrl.pipeline import run_pipeline
 
+    prepare_distributed(cfg)
     try:
         return run_pipeline(cfg, Path(HydraConfig.get().runtime.output_dir))
     except Exception as exc:  # a stage that needs the hub and cannot reach it: one line, not a traceback

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# The resource keys undo a study's own launcher sizes (policy_scale asks for 160 GB).
+# The resource keys undo a study's own launcher sizes (policy_scale asks for an 8-GPU node).
 smoke=(policy=tiny eval=quick algo.max_steps=2 algo.save_steps=1 data.train_size=2 data.eval_size=2
        logger=none "paths.runs=${PBRL_RUNS:-runs}" hydra/launcher=slurm_cpu
        hydra.launcher.cpus_per_task=1 hydra.launcher.mem_gb=4 hydra.launcher.timeout_min=30)
@@ -17,7 +17,7 @@ declare -A options=(
   [reward_type]="reward=accuracy,embed,hybrid"
   [algorithm]=""
   [pivot]="pivot=gold"
-  [policy_scale]=""
+  [policy_scale]="algo.args.use_vllm=false"   # its GPU rollouts: vLLM over 4 GPUs
   [seen_unseen]=""
 )
 studies=("$@")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pbrl.algos.interface import Trained
 from pbrl.algos.shared_prompt import SharedPromptLogps
-from pbrl.algos.trl_training import train_trl, training_arguments
+from pbrl.algos.trl_training import sampling_kwargs, train_trl, training_arguments
 from pbrl.generation import share_prefill
 
 
@@ -51,6 +51,7 @@ def train(policy, train_dataset, reward_set, algo_cfg, run_dir: Path, tracker, s
     config = build_config(
         algo_cfg, checkpoints, seed, device, list(reward_set.weights), policy.gradient_checkpointing
     )
+    config.generation_kwargs = sampling_kwargs(config, policy.model.generation_config)  # vLLM rollouts' stop tokens
     trainer_cls = trainer_class(algo_cfg.trainer)
     trainer = trainer_cls(
         model=policy.model,

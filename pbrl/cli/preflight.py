@@ -319,5 +319,9 @@ def preflight_argv(argv: list[str]) -> int:
                         raise
                     job = " ".join(OmegaConf.select(cfg, "hydra.overrides.task", default=[]) or [])
                     raise ConfigError(f"sweep job [{job}]: {err}") from None
+        if preflight in checks:  # the memory plan (pbrl.plan): a GPU cluster job that cannot fit is not submitted
+            from pbrl.plan import check_launch
+
+            check_launch(configs)
     return len(configs)
 

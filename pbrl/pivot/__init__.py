@@ -71,15 +71,22 @@ def verify_samples(samples: list[str], gold: str) -> tuple[str, str | None, bool
     return (samples[0] if samples else ""), (answers[0] if answers else None), False
 
 
-def _load_model(model_name: str, device: str):
+def _load_model(model_name: str, device: str, chat_template_kwargs: dict | None = None):
+    """The pivot model for transformers generation, read straight onto this rank's GPU (`device_map`)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from pbrl.policy import cuda_has_bfloat16, load_tokenizer, placement
 
     path = _resolve(model_name)
-    dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    cuda = str(device).startswith("cuda")
+    dtype = (torch.bfloat16 if cuda_has_bfloat16() else torch.float16) if cuda else torch.float32
+    tokenizer = load_tokenizer(path, chat_template_kwargs=chat_template_kwargs)
     tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    if cuda:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **placement("cuda"))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
     return model, tokenizer
 
 
@@ -89,16 +96,19 @@ def _resolve(model_name: str) -> str:
     return resolve_model(model_name)
 
 
-def _vllm_generate(model_name: str, prompts: list, k: int, temperature: float, max_new_tokens: int, seed: int):
-    try:
-        from vllm import LLM, SamplingParams
-    except ImportError:
-        raise ImportError(
-            "pivot.backend=vllm needs vllm (pip install vllm); or set pivot.backend=transformers"
-        ) from None
-    llm = LLM(model=_resolve(model_name), seed=seed)
-    params = SamplingParams(n=k, temperature=temperature, max_tokens=max_new_tokens, seed=seed)
-    return [[o.text.strip() for o in out.outputs] for out in llm.chat(prompts, params, use_tqdm=True)]
+def _vllm_generate(model_name: str, prompts: list, pivot: PivotConfig, seed: int, workdir: Path):
+    """`num_samples` answers per prompt from a vLLM engine in its own process (`pbrl.isolated`): its
+    memory share, context and tensor parallelism are `pivot.vllm`, and it starts with no rank variables."""
+    import importlib.util
+
+    from pbrl.isolated import run_module
+
+    if importlib.util.find_spec("vllm") is None:
+        raise ImportError("pivot.backend=vllm needs vllm (pip install vllm); or set pivot.backend=transformers")
+    spec = {"model": _resolve(model_name), "prompts": prompts, "n": pivot.num_samples, "seed": seed,
+            "temperature": pivot.temperature, "max_tokens": pivot.max_new_tokens,
+            "engine": dataclasses.asdict(pivot.vllm), "chat_template_kwargs": dict(pivot.chat_template_kwargs)}
+    return run_module("pbrl.pivot.vllm_worker", spec, workdir, f"pivot {model_name} (vLLM)")
 
 
 def sample_references(
@@ -139,13 +149,13 @@ def sample_references(
         "pivot %s: %d questions, %d cached, %d to generate", model_name, len(keys), len(keys) - len(todo), len(todo)
     )
     if todo and backend == "vllm":
-        outputs = _vllm_generate(model_name, [prompts[i] for i in todo], k, temperature, max_new_tokens, seed)
+        outputs = _vllm_generate(model_name, [prompts[i] for i in todo], pivot, seed, Path(cache_dir).expanduser())
         cache.put_many((keys[i], {"id": examples_en[i].id, "samples": list(out)}) for i, out in zip(todo, outputs))
     elif todo:
         from pbrl.generation import generate
 
         if model is None:
-            model, tokenizer = _load_model(model_name, device)
+            model, tokenizer = _load_model(model_name, device, dict(pivot.chat_template_kwargs))
         for start in tqdm(range(0, len(todo), batch_size), desc="pivot", unit="batch"):
             batch = todo[start : start + batch_size]
             outputs = generate(

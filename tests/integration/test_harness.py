@@ -86,6 +86,37 @@ def test_adapter_goes_to_peft_or_lora_local_path(tiny_adapter, tmp_path):
     assert cmd.endswith("--tasks mgsm_native_cot_de --log_samples --output_path <dir> --limit 2 --apply_chat_template")
 
 
+def test_vllm_engine_settings_and_chat_options_become_harness_model_args():
+    engine = {"gpu_memory_utilization": 0.35, "max_model_len": 3072, "tensor_parallel_size": 4}
+    vllm = model_args("vllm", "/m/base", None, "bfloat16", "cuda", engine=engine,
+                      chat_template_kwargs={"enable_thinking": False})
+    assert vllm == {"pretrained": "/m/base", "dtype": "bfloat16", **engine, "enable_thinking": False}
+    hf = model_args("hf", "/m/base", None, "float16", "cuda", {"max_length": 4096}, engine=engine,
+                    chat_template_kwargs={"enable_thinking": False, "reasoning": "low"})
+    assert hf == {"pretrained": "/m/base", "dtype": "float16", "device": "cuda", "enable_thinking": False,
+                  "chat_template_args": {"reasoning": "low"}, "max_length": 4096}  # no vLLM keys for hf
+    assert model_args("vllm", "/m", None, "auto", "cuda", {"gpu_memory_utilization": 0.2},
+                      engine=engine)["gpu_memory_utilization"] == 0.2  # eval.lm_eval.model_args wins
+
+
+def test_qwen3_policy_evaluates_without_thinking_through_the_harness():
+    from pbrl.config import EvalConfig, as_schema, compose_config
+
+    cfg = compose_config(["eval=lm_eval", "policy=qwen3_32b"])
+    assert as_schema(EvalConfig, cfg.eval).lm_eval.chat_template_kwargs == {"enable_thinking": False}
+    assert compose_config(["eval=lm_eval"]).eval.lm_eval.chat_template_kwargs == {}
+
+
+def test_harness_of_rank_zero_runs_alone(tiny_model, data_root, tmp_path, monkeypatch):
+    """Rank 0 of a 2-rank run evaluates while rank 1 waits: in-process, the HF backend would read
+    WORLD_SIZE=2 and wait for a rank that never joins its process group."""
+    for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+                       "MASTER_PORT": "29731"}.items():
+        monkeypatch.setenv(key, value)
+    result = evaluate_with_harness(tiny_model, None, ["de"], eval_cfg(limit=1), tmp_path, data_root=data_root)
+    assert result["languages"]["de"]["n"] == 1
+
+
 def test_local_task_is_the_harness_task_on_local_files(data_root, tmp_path):
     from lm_eval.tasks import TaskManager
 

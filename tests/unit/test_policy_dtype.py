@@ -8,8 +8,27 @@ import pbrl.policy as policy
 def test_auto_dtype_on_cpu_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, native, expected):
     monkeypatch.setattr(policy, "cpu_has_native_bfloat16", lambda: native)
     assert policy.resolve_dtype("auto", "cpu") == expected
-    assert policy.resolve_dtype("auto", "cuda") == torch.bfloat16
     assert policy.resolve_dtype("float32", "cpu") == torch.float32
+
+
+@pytest.mark.parametrize("bf16, expected", [(True, torch.bfloat16), (False, torch.float16)])
+def test_auto_dtype_on_cuda_is_bfloat16_only_where_the_gpu_has_it(monkeypatch, bf16, expected):
+    monkeypatch.setattr(policy, "cuda_has_bfloat16", lambda: bf16)
+    assert policy.resolve_dtype("auto", "cuda") == expected
+
+
+def test_explicit_bfloat16_on_a_gpu_without_it_names_the_fix(monkeypatch):
+    """V100 / T4: bfloat16 weights would fail in the first kernel; the run stops at load, in one line."""
+    monkeypatch.setattr(policy, "cuda_has_bfloat16", lambda: False)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla V100-SXM2-32GB")
+    with pytest.raises(ValueError, match="Tesla V100-SXM2-32GB has no bfloat16.*policy.dtype=auto"):
+        policy.resolve_dtype("bfloat16", "cuda")
+    assert policy.resolve_dtype("float16", "cuda") == torch.float16
+
+
+def test_cuda_bfloat16_probe_is_false_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert policy.cuda_has_bfloat16() is False
 
 
 def test_unknown_dtype_names_the_choices():
