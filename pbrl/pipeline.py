@@ -90,6 +90,10 @@ def merged(model):
     it (`load_policy(adapter=...)`): one matmul per layer instead of three, and the same answers
     whether or not the run was interrupted."""
     model = getattr(model, "module", model)  # unwrap DDP
+    from torch.distributed.fsdp import FSDPModule
+
+    if isinstance(model, FSDPModule) or any(isinstance(m, FSDPModule) for m in model.modules()):
+        return model  # sharded: evaluation reads checkpoints/final (lm-eval), not these weights
     return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 

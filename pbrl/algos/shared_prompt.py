@@ -66,8 +66,10 @@ class SharedPromptLogps:
 
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
                                            compute_entropy=False, compute_aux_loss=False, **multimodal):
+        # TRL's own path where a layer may run twice (checkpointing: its recompute replays the cache writes) or
+        # is sharded (FSDP, whichever checkpointing its config asks for)
         if (compute_aux_loss or any(v is not None for v in multimodal.values()) or self.args.gradient_checkpointing
-                or input_ids.shape[1] <= logits_to_keep):
+                or getattr(self, "is_fsdp_enabled", False) or input_ids.shape[1] <= logits_to_keep):
             return super()._get_per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep,
                                                               batch_size, compute_entropy, compute_aux_loss,
                                                               **multimodal)

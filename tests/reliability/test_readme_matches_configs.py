@@ -1,4 +1,4 @@
-"""Every number and setting the README states about a preset is what the preset's YAML sets."""
+"""Every number and setting the README (and docs/reference.md) states about a preset is what the preset's YAML sets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pbrl.config import compose_config
 
 @pytest.fixture(scope="module")
 def readme(repo_root) -> str:
-    return (repo_root / "README.md").read_text(encoding="utf-8")
+    """The README and the reference page it links (the algorithms table lives there)."""
+    return "\n".join((repo_root / name).read_text(encoding="utf-8") for name in ("README.md", "docs/reference.md"))
 
 
 def algorithm_rows(readme: str) -> dict[str, str]:

@@ -82,3 +82,29 @@ def test_each_distinct_prompt_runs_once_and_only_completions_are_scored(lora_mod
     hook.remove()
     prompt_width = input_ids.shape[1] - length
     assert widths == [(2, prompt_width - 1), (6, length + 1)]
+
+
+@pytest.mark.parametrize("setting", ["plain", "gradient_checkpointing", "fsdp"])
+def test_trls_own_scoring_where_a_layer_may_run_twice_or_is_sharded(setting):
+    from types import SimpleNamespace
+
+    import pbrl.algos.shared_prompt as shared_prompt
+
+    class TRLScoring:
+        def _get_per_token_logps_and_entropies(self, *args, **kwargs):
+            return "trl"
+
+    class Trainer(shared_prompt.SharedPromptLogps, TRLScoring):
+        args = SimpleNamespace(gradient_checkpointing=setting == "gradient_checkpointing")
+        is_fsdp_enabled = setting == "fsdp"
+        accelerator = SimpleNamespace(autocast=lambda: __import__("contextlib").nullcontext())
+
+    calls = []
+    original = shared_prompt.completion_logps
+    shared_prompt.completion_logps = lambda *args, **kwargs: calls.append(1) or (torch.zeros(1, 2), None)
+    try:
+        result = Trainer()._get_per_token_logps_and_entropies(None, torch.ones(1, 5, dtype=torch.long),
+                                                              torch.ones(1, 5), 2)
+    finally:
+        shared_prompt.completion_logps = original
+    assert (result == "trl") == (setting != "plain") and bool(calls) == (setting == "plain")
