@@ -35,6 +35,8 @@ TRAIN_SOURCES = ("parallel", "translate")
 TRAIN_ORDERS = ("balanced", "shuffled")
 PROMPT_STYLES = ("chat", "plain")
 EVAL_BACKENDS = ("pbrl", "lm_eval")
+LM_EVAL_MODELS = ("hf", "vllm")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 LOGGER_BACKENDS = ("none", "wandb")
 LOGGER_MODES = ("auto", "online", "offline", "disabled")
 DEVICES = ("auto", "cpu", "cuda")
@@ -59,7 +61,7 @@ class PolicyConfig:
     name: str = MISSING
     model: str = MISSING  # hub id, local folder, or pbrl:<name> from the model store
     revision: Optional[str] = None
-    dtype: str = "auto"  # auto = bfloat16 on CUDA and on CPUs with native bfloat16 (AVX-512 BF16, AMX), else float32
+    dtype: str = choice("auto", DTYPES)  # auto = bfloat16 on CUDA and on CPUs with native bfloat16 (AVX-512 BF16, AMX), else float32
     lora: Optional[LoraConfig] = None  # null = full fine-tuning
     gradient_checkpointing: bool = False
     attn_implementation: Optional[str] = None
@@ -150,7 +152,7 @@ class DataConfig:
 @dataclass
 class LmEvalConfig:
     tasks: List[str] = field(default_factory=lambda: ["mgsm_native_cot"])  # + mgsm_en_cot mgsm_direct mmlu_prox(_lite)
-    model: str = "hf"  # hf | vllm
+    model: str = choice("hf", LM_EVAL_MODELS)
     limit: Optional[int] = None  # documents per task (null = all)
     apply_chat_template: bool = True
     model_args: Dict[str, Any] = field(default_factory=dict)  # extra harness model_args (win over the keys below)

@@ -34,7 +34,7 @@ from statistics import mean
 import yaml
 
 from pbrl.answers import normalize_answer
-from pbrl.config import EvalConfig, as_schema
+from pbrl.config import LM_EVAL_MODELS, EvalConfig, as_schema
 from pbrl.isolated import run_module
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 MGSM_FAMILIES = ("mgsm_native_cot", "mgsm_en_cot", "mgsm_direct")
 MMLU_PROX_FAMILIES = ("mmlu_prox", "mmlu_prox_lite")
 FAMILIES = MGSM_FAMILIES + MMLU_PROX_FAMILIES
-MODELS = ("hf", "vllm")
 
 
 def check_harness_config(eval_cfg, langs) -> None:
@@ -53,8 +52,6 @@ def check_harness_config(eval_cfg, langs) -> None:
         raise ValueError("eval.backend=lm_eval needs lm-evaluation-harness: pip install 'lm-eval>=0.4'; "
                          "or eval.backend=pbrl")
     opts = eval_cfg.lm_eval
-    if opts.model not in MODELS:
-        raise ValueError(f"unknown eval.lm_eval.model '{opts.model}'; choose one of: {', '.join(MODELS)}")
     if opts.model == "vllm" and importlib.util.find_spec("vllm") is None:
         raise ValueError("eval.lm_eval.model=vllm needs vllm (pip install 'pbrl[vllm]'); or eval.lm_eval.model=hf")
     if opts.limit is not None and int(opts.limit) < 1:
@@ -187,8 +184,8 @@ def model_args(model: str, base: str, adapter: str | None, dtype: str, device: s
         >>> model_args("hf", "/m/base", None, "float32", "cpu", chat_template_kwargs={"enable_thinking": False})
         {'pretrained': '/m/base', 'dtype': 'float32', 'device': 'cpu', 'enable_thinking': False}
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown eval.lm_eval.model '{model}'; choose from: {', '.join(MODELS)}")
+    if model not in LM_EVAL_MODELS:
+        raise ValueError(f"unknown eval.lm_eval.model '{model}'; choose from: {', '.join(LM_EVAL_MODELS)}")
     is_lora = adapter is not None and (Path(adapter) / "adapter_config.json").exists()
     args: dict = {"pretrained": str(adapter) if adapter is not None and not is_lora else str(base), "dtype": dtype}
     if model == "hf":

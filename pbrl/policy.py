@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from pbrl.config import PolicyConfig, as_schema
+from pbrl.config import DTYPES, PolicyConfig, as_schema
 from pbrl.models import resolve_model
 
 
@@ -33,9 +33,8 @@ def resolve_device(device: str) -> str:
 
 def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     """auto: bfloat16 on GPUs that have it (compute capability 8.0+: A100, H100; float16 on V100 and
-    T4) and on CPUs that multiply in bfloat16 natively (`cpu_has_native_bfloat16`: on 2 EPYC cores
-    SmolLM2-135M with LoRA evaluates 1.07-1.19x and trains 1.22-1.24x faster than in float32,
-    benchmarks/cpu_speedups.py); float32 on other CPUs, where bfloat16 is emulated (on an AVX2-only
+    T4) and on CPUs that multiply in bfloat16 natively (`cpu_has_native_bfloat16`; the default run's
+    stages per CPU class are in docs/testing.md); float32 on other CPUs, where bfloat16 is emulated (on an AVX2-only
     CPU a bfloat16 matmul runs ~80x slower than float32). An explicit bfloat16 on a GPU without it fails."""
     if dtype == "auto":
         if device == "cuda":
@@ -44,7 +43,7 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     try:
         resolved = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     except KeyError:
-        raise ValueError(f"unknown policy.dtype '{dtype}'; choose one of: auto, float32, bfloat16, float16") from None
+        raise ValueError(f"unknown policy.dtype '{dtype}'; choose one of: {', '.join(DTYPES)}") from None
     if resolved is torch.bfloat16 and device == "cuda" and not cuda_has_bfloat16():
         raise ValueError(f"policy.dtype=bfloat16 but {torch.cuda.get_device_name()} has no bfloat16 (compute "
                          "capability below 8.0); use policy.dtype=auto (float16 there) or policy.dtype=float16")

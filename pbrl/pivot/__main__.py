@@ -74,15 +74,14 @@ def check_args(own: dict[str, str], overrides: list[str]):
     from pbrl.cli import (
         check_choices, check_data_root, check_dataset, check_model, check_range, check_writable, compose_checked,
     )
+    from pbrl.cli.preflight import check_numbers
 
     cfg = compose_checked(overrides)
     check_choices(cfg)
     if own.get("limit") is not None:
         own["limit"] = _integer("limit", own["limit"])
         check_range("limit", own["limit"], low=1, integer=True, sep="=")
-    for key in ("num_samples", "max_new_tokens", "batch_size"):
-        check_range(f"pivot.{key}", cfg.pivot[key], low=1, integer=True, sep="=")
-    check_range("pivot.temperature", cfg.pivot.temperature, low=0, sep="=")
+    check_numbers(cfg)
     if cfg.pivot.kind == "model":
         check_model("pivot.model", cfg.pivot.model)
     elif cfg.pivot.kind == "self":
