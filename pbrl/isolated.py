@@ -64,6 +64,13 @@ def run_module(module: str, spec: dict, workdir: str | os.PathLike, what: str) -
 
 def child_main(argv: list[str], work) -> int:
     """The child's side: `work(spec) -> result`, spec and result as JSON files named in `argv`."""
+    usage = "usage: python -m <module> SPEC.json RESULT.json  (a stage's child process; pbrl starts it itself)"
+    if any(a in ("-h", "--help") for a in argv):
+        print(usage)
+        return 0
+    if len(argv) != 2:
+        print(f"pbrl: error: expected SPEC.json RESULT.json, got {len(argv)} argument(s); {usage}", file=sys.stderr)
+        return 2
     spec_path, result_path = argv
     result = work(json.loads(Path(spec_path).read_text(encoding="utf-8")))
     Path(result_path).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
