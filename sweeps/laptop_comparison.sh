@@ -6,7 +6,7 @@
 # problems (the untrained policy's answers are computed once and shared: it is the "no training" row).
 #   bash sweeps/laptop_comparison.sh                 # SEEDS=0,1,2 by default
 #   SEEDS=0 bash sweeps/laptop_comparison.sh algo.max_steps=16   # extra overrides go to every arm
-#   python -m analysis.report runs/comparison --baseline algo=grpo,reward=accuracy
+#   python -m analysis.report runs/comparison baseline=algo=grpo,reward=accuracy
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seeds=${SEEDS:-0,1,2}

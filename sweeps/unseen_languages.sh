@@ -6,7 +6,7 @@
 # untrained policy's answers are computed once and shared: the "no training" row.
 #   bash sweeps/unseen_languages.sh                               # SEEDS=0,1,2: 9 runs of 16 steps
 #   SEEDS=0 bash sweeps/unseen_languages.sh algo.max_steps=8      # extra overrides go to every arm
-#   python -m analysis.report runs/unseen_languages --baseline reward=accuracy,langs=demo_seen
+#   python -m analysis.report runs/unseen_languages baseline=reward=accuracy,langs=demo_seen
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seeds=${SEEDS:-0,1,2}

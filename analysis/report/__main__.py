@@ -6,6 +6,6 @@ site-packages; this folder (a namespace package, no `__init__.py`) keeps the old
 
 import sys
 
-from pbrl.analysis.report import main
+from pbrl.cli.analysis_report import main
 
 sys.exit(main())

@@ -211,7 +211,7 @@ def load_wandb_group(group: str, project: str, entity: str | None = None, api=No
             config=config,
         ))
     if not runs:
-        raise ValueError(f"no W&B runs in group '{group}' of project '{path}'; check --project/--entity and the group name")
+        raise ValueError(f"no W&B runs in group '{group}' of project '{path}'; check project=/entity= and the group name")
     return runs
 
 

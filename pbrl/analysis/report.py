@@ -1,13 +1,13 @@
-"""`python -m pbrl.analysis.report SOURCE [--baseline RUN] [--out DIR]`: tables and plots for one sweep.
+"""Tables and plots for one sweep; the command is `python -m pbrl.analysis.report` (`pbrl/cli/analysis_report.py`).
 
 SOURCE is a sweep directory (runs/<name>, whose sub-folders are run directories), a single run
-directory, or a W&B group (with --project/--entity or WANDB_PROJECT/WANDB_ENTITY).
+directory, or a W&B group (with project=/entity= or WANDB_PROJECT/WANDB_ENTITY).
 
 Examples:
-    python -m pbrl.analysis.report runs/reward_ablation --baseline reward=accuracy
-    python -m pbrl.analysis.report reward_ablation --project pbrl --entity my-team --wandb-report
+    python -m pbrl.analysis.report runs/reward_ablation baseline=reward=accuracy
+    python -m pbrl.analysis.report reward_ablation project=pbrl entity=my-team wandb_report=true
 
-Writes into --out (default: SOURCE/analysis, or ./analysis-<group> for W&B):
+Writes into out= (default: SOURCE/analysis, or ./analysis-<group> for W&B):
     comparison.{md,tex,csv}   one row per arm (seeds averaged): accuracy per language, non-English average
                               with its 95 % interval and sd over seeds, gap to English, fidelity, English
                               share, copy share, Δ through training of the average and of the gap, and
@@ -21,7 +21,7 @@ Writes into --out (default: SOURCE/analysis, or ./analysis-<group> for W&B):
                               term (first → last third of the steps), clipped share, fidelity, English share
     comparison.png            per-language and average accuracy per arm with 95 % error bars
     accuracy.{md,tex,csv}     per-language accuracy, non-English average, gap to English, Δ vs baseline
-    delta_vs_baseline.{md,tex,csv}   per-language accuracy difference to the baseline (with --baseline)
+    delta_vs_baseline.{md,tex,csv}   per-language accuracy difference to the baseline (with baseline=)
     fidelity.{md,tex,csv}     per-language language fidelity
     accuracy_by_language.png  fidelity_by_language.png  reward_curves.png
     report.md                 the tables and figures on one page
@@ -29,8 +29,6 @@ Writes into --out (default: SOURCE/analysis, or ./analysis-<group> for W&B):
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -78,7 +76,7 @@ def load_runs(source: str, project: str | None, entity: str | None) -> tuple[lis
     if path.exists():
         return load_sweep(path), path / "analysis"
     if not project:
-        raise ValueError(f"'{source}' is no directory, and no --project (or WANDB_PROJECT) names a W&B project "
+        raise ValueError(f"'{source}' is no directory, and no project= (or WANDB_PROJECT) names a W&B project "
                          "for it as a group; pass a sweep directory such as runs/<name>")
     return load_wandb_group(source, project, entity), Path(f"analysis-{source}")
 
@@ -165,7 +163,7 @@ def _claim_tables(runs: list[Run], comparison, baseline_arm: str | None) -> list
 
 
 def _arm_of(runs: list[Run], baseline: str) -> str:
-    """The arm that --baseline names: an arm label (reward=accuracy), or a run's label, folder or path."""
+    """The arm that baseline= names: an arm label (reward=accuracy), or a run's label, folder or path."""
     groups = arms(runs)
     if any(arm.label == baseline for arm in groups):
         return baseline
@@ -178,40 +176,7 @@ def _arm_of(runs: list[Run], baseline: str) -> str:
     return next(arm.label for arm in groups if run in arm.runs)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pbrl.analysis.report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("source", help="sweep directory, run directory, or W&B group name")
-    parser.add_argument("--baseline", help="run to compare against: its label (reward=accuracy), folder or path")
-    parser.add_argument("--out", type=Path, help="output folder (default: SOURCE/analysis)")
-    parser.add_argument("--stage", choices=("before", "after"), default="after", help="which evaluation to tabulate")
-    parser.add_argument("--project", default=os.environ.get("WANDB_PROJECT"), help="W&B project (for a group)")
-    parser.add_argument("--entity", default=os.environ.get("WANDB_ENTITY"), help="W&B entity (for a group)")
-    parser.add_argument("--wandb-report", action="store_true", help="also save a W&B Report for the group")
-    args = parser.parse_args(argv)
-    try:
-        runs, default_out = load_runs(args.source, args.project, args.entity)
-        written = write_analysis(runs, args.out or default_out, args.stage, args.baseline)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"analysis: error: {exc}", file=sys.stderr)
-        return 2
-    for stem in PRINTED:
-        path = (args.out or default_out) / f"{stem}.md"
-        if path in written:
-            print(path.read_text(encoding="utf-8"))
-    print("wrote:\n" + "\n".join(f"  {p}" for p in written))
-    if args.wandb_report:
-        if not (args.project and args.entity):
-            print("analysis: error: --wandb-report needs --project and --entity", file=sys.stderr)
-            return 2
-        from pbrl.analysis.wandb_report import build_report, save_report
+if __name__ == "__main__":  # `python -m pbrl.analysis.report`: the command lives in the entry layer
+    from pbrl.cli.analysis_report import main
 
-        evaluated = [run for run in runs if run.languages()]
-        report = build_report(args.entity, args.project, args.source if not Path(args.source).exists()
-                              else Path(args.source).name, language_order(evaluated), reward_components(runs),
-                              stage=args.stage)
-        print(f"W&B report: {save_report(report)}")
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

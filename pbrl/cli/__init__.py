@@ -8,9 +8,10 @@
     preflight.py        the checks of a composed config that its typed schema cannot express
     rewards_score.py    the command `python -m pbrl.rewards.score`
     rewards_validate.py the command `python -m pbrl.rewards.validate`
+    analysis_report.py  the command `python -m pbrl.analysis.report`
 
-A command's file is where `python -m` finds it (pbrl/run.py, pbrl/score.py, pbrl/pivot/__main__.py,
-pbrl/analysis/report.py) unless that path lies inside a library package (pbrl/rewards/): there the
+A command's file is where `python -m` finds it (pbrl/run.py, pbrl/score.py, pbrl/pivot/__main__.py)
+unless that path lies inside a library package (pbrl/rewards/, pbrl/analysis/): there the
 module keeps the library code and hands its `__main__` run to the command here. Nothing below this
 layer imports it.
 

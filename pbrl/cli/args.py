@@ -30,7 +30,8 @@ class CliSpec:
     examples: tuple[str, ...] = ()
     overrides: str = ""  # what the other key=value arguments are (empty: there are none)
     optional: tuple[str, ...] = ()  # own keys that may stay unset
-    old_flags: dict[str, str] = field(default_factory=dict)  # "--num-samples" -> "pivot.num_samples"
+    # "--num-samples" -> "pivot.num_samples"; a switch maps to its whole new form: "--wandb-report" -> "wandb_report=true"
+    old_flags: dict[str, str] = field(default_factory=dict)
 
 
 def examples_from(doc: str | None) -> tuple[str, ...]:
@@ -65,8 +66,11 @@ def old_style_message(spec: CliSpec, argv: list[str]) -> str:
             new.append(arg)
         elif flag not in spec.old_flags:
             return f"unknown argument {flag}; arguments are key=value (`{spec.prog} --help`)"
+        elif "=" in spec.old_flags[flag]:  # a switch: "--wandb-report" -> "wandb_report=true"
+            flags.append(flag)
+            new.append(spec.old_flags[flag])
         else:
-            if not sep and i + 1 < len(argv) and not argv[i + 1].startswith("-") and "=" not in argv[i + 1]:
+            if not sep and i + 1 < len(argv) and _is_value(spec, argv[i + 1]):
                 i += 1
                 value = argv[i]
             flags.append(flag)
@@ -74,6 +78,13 @@ def old_style_message(spec: CliSpec, argv: list[str]) -> str:
         i += 1
     return (f"{', '.join(flags)} {'is' if len(flags) == 1 else 'are'} the old argument style; write key=value: "
             f"{spec.prog} {' '.join(new)}")
+
+
+def _is_value(spec: CliSpec, arg: str) -> bool:
+    """Whether the argument after an old `--flag` is its value: not a flag, not one of the command's
+    own `key=` arguments, and not a Hydra override (a value may hold '=': baseline=reward=accuracy)."""
+    key, sep, _ = arg.partition("=")
+    return not arg.startswith("-") and not (sep and (key in spec.own or spec.overrides))
 
 
 def parse_argv(spec: CliSpec, argv: list[str] | None, defaults=None) -> tuple[dict[str, str], list[str]]:

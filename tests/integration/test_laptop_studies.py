@@ -33,7 +33,7 @@ def test_unseen_languages_study(tmp_path, tiny_cache):
     assert "| unseen avg (bn de fr ja) | 12 |" in proc.stdout
     sweep = tmp_path / "runs" / "unseen_languages"
     assert len([p for p in sweep.iterdir() if p.is_dir()]) == 3
-    printed = report(sweep, tmp_path, "--baseline", "reward=accuracy,langs=demo_seen")
+    printed = report(sweep, tmp_path, "baseline=reward=accuracy,langs=demo_seen")
     lines = printed.splitlines()
     assert "**Seen vs unseen languages after training" in printed
     for arm, trained_on in (("reward=hybrid,langs=demo", "all"), ("reward=hybrid,langs=demo_seen", "es ru sw zh"),

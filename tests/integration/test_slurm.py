@@ -98,7 +98,7 @@ def test_two_job_sweep_completes_and_analysis_reads_it(tmp_path, data_root):
         assert_run_dir_contract(run_dir, steps=2)
     assert len(submitit_job_ids(sweep_dir)) == 2
 
-    report = subprocess.run([sys.executable, "-m", "analysis.report", str(sweep_dir), "--baseline", "reward=accuracy"],
+    report = subprocess.run([sys.executable, "-m", "analysis.report", str(sweep_dir), "baseline=reward=accuracy"],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr
     csv = (sweep_dir / "analysis" / "accuracy.csv").read_text().splitlines()

@@ -123,7 +123,7 @@ def test_two_option_sweep_with_the_basic_launcher_then_the_analysis_report(insta
     sweep = installed.workdir / "runs" / "sweep"
     runs = sorted(p.parent for p in sweep.glob("*/summary.json"))
     assert len(runs) == 2
-    report = installed.run("-m", "pbrl.analysis.report", str(sweep), "--baseline", "reward=accuracy")
+    report = installed.run("-m", "pbrl.analysis.report", str(sweep), "baseline=reward=accuracy")
     assert report.returncode == 0, report.stderr[-2000:]
     rows = (sweep / "analysis" / "accuracy.csv").read_text().splitlines()[1:]
     assert sorted(line.split(",")[0] for line in rows) == ["reward=accuracy", "reward=format"]

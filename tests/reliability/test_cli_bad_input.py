@@ -107,6 +107,8 @@ OLD_STYLE = [
     ("pbrl.cli.rewards_score", ["reward=mt", "--input", "p.jsonl"],
      "python -m pbrl.rewards.score reward=mt input=p.jsonl"),
     ("pbrl.cli.rewards_validate", ["--n", "20"], "python -m pbrl.rewards.validate n=20"),
+    ("pbrl.cli.analysis_report", ["runs/cmp", "--baseline", "algo=grpo,reward=accuracy", "--wandb-report"],
+     "python -m pbrl.analysis.report runs/cmp baseline=algo=grpo,reward=accuracy wandb_report=true"),
 ]
 
 
@@ -119,7 +121,7 @@ def test_old_flags_name_the_new_form(module, argv, new, capsys):
 
 
 @pytest.mark.parametrize("module", ["pbrl.score", "pbrl.pivot.__main__", "pbrl.cli.rewards_score",
-                                    "pbrl.cli.rewards_validate"])
+                                    "pbrl.cli.rewards_validate", "pbrl.cli.analysis_report"])
 def test_help_prints_usage_defaults_and_two_examples(module, capsys):
     import importlib
 

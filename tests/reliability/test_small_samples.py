@@ -70,7 +70,7 @@ def write_run(run_dir: Path, before: dict[str, list[bool]], after: dict[str, lis
 
 @pytest.mark.parametrize("after", [ONE_ROW, ONE_PROBLEM_PER_LANGUAGE], ids=["one row", "one problem per language"])
 def test_analysis_report(after, tmp_path, capsys):
-    from pbrl.analysis.report import main
+    from pbrl.cli.analysis_report import main
 
     before = {lang: [not ok for ok in flags] for lang, flags in after.items()}
     root = tmp_path / "runs" / "tiny"

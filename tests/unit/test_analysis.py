@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from pbrl.analysis.collect import eval_from_wandb_summary, labels, load_sweep, load_wandb_group
-from pbrl.analysis.report import main as report_main
 from pbrl.analysis.tables import (
     AVG,
     AVG_SD,
@@ -35,6 +34,7 @@ from pbrl.analysis.tables import (
     to_latex,
     to_markdown,
 )
+from pbrl.cli.analysis_report import main as report_main
 
 # accuracy after training per run; "before" is 0.1 lower everywhere.
 ACCURACY = {
@@ -159,7 +159,7 @@ def test_markdown_and_latex_formatting(sweep):
 
 
 def test_report_cli_writes_tables_and_figures_into_the_sweep(sweep, capsys):
-    assert report_main([str(sweep), "--baseline", "reward=accuracy"]) == 0
+    assert report_main([str(sweep), "baseline=reward=accuracy"]) == 0
     out = sweep / "analysis"
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
@@ -185,7 +185,7 @@ def test_report_cli_errors_are_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
     assert report_main([str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("analysis: error: '") and "\n" not in err
+    assert err.startswith("pbrl: error: '") and "\n" not in err
 
 
 def test_wandb_summary_keys_become_eval_json_languages():
@@ -330,7 +330,7 @@ def test_comparison_markdown_prints_intervals(comparison_sweep):
 
 
 def test_report_cli_prints_the_comparison(comparison_sweep, capsys):
-    assert report_main([str(comparison_sweep), "--baseline", "reward=accuracy"]) == 0
+    assert report_main([str(comparison_sweep), "baseline=reward=accuracy"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("**Comparison, after training")
     assert "| reward=hybrid | 3 |" in printed and "Δ vs reward=accuracy" in printed
@@ -349,9 +349,9 @@ def test_language_intervals_for_one_seed_and_for_several(comparison_sweep, sweep
 
 
 def test_unknown_baseline_arm_names_the_arms(comparison_sweep, capsys):
-    assert report_main([str(comparison_sweep), "--baseline", "reward=embed"]) == 2
+    assert report_main([str(comparison_sweep), "baseline=reward=embed"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("analysis: error: unknown baseline 'reward=embed'; choose an arm: reward=accuracy, reward=hybrid "
+    assert err == ("pbrl: error: unknown baseline 'reward=embed'; choose an arm: reward=accuracy, reward=hybrid "
                    "(or a run folder)")
 
 
@@ -419,7 +419,7 @@ def test_no_seen_unseen_table_without_a_subset(comparison_sweep):
 
 
 def test_report_cli_prints_seen_unseen_and_seed_tables(study_sweep, capsys):
-    assert report_main([str(study_sweep), "--baseline", "reward=accuracy,langs=seen"]) == 0
+    assert report_main([str(study_sweep), "baseline=reward=accuracy,langs=seen"]) == 0
     printed = capsys.readouterr().out
     assert "**Seen vs unseen languages after training" in printed
     line = next(row for row in printed.splitlines() if row.startswith("| reward=hybrid,langs=seen | 3 | de |"))
