@@ -9,9 +9,10 @@
     rewards_score.py    the command `python -m pbrl.rewards.score`
     rewards_validate.py the command `python -m pbrl.rewards.validate`
     analysis_report.py  the command `python -m pbrl.analysis.report`
+    plan.py             the command `python -m pbrl.plan`
 
 A command's file is where `python -m` finds it (pbrl/run.py, pbrl/score.py, pbrl/pivot/__main__.py)
-unless that path lies inside a library package (pbrl/rewards/, pbrl/analysis/): there the
+unless that path lies inside a library package (pbrl/rewards/, pbrl/analysis/, pbrl/plan/): there the
 module keeps the library code and hands its `__main__` run to the command here. Nothing below this
 layer imports it.
 

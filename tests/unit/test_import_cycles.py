@@ -133,3 +133,17 @@ def test_stages_sit_side_by_side():
 def test_pbrl_has_no_import_cycle():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_packages_have_no_import_cycle():
+    """Each folder of pbrl/ as one node (pbrl.cli, pbrl.plan, ...): no two packages import each other,
+    which would put one package's command above the other's library and below it at once."""
+    graph = import_graph()
+    folders: dict[str, set[str]] = {}
+    for a, targets in graph.items():
+        folder = ".".join(a.split(".")[:2])
+        folders.setdefault(folder, set()).update(".".join(b.split(".")[:2]) for b in targets)
+    for folder, targets in folders.items():
+        targets.discard(folder)
+    cycle = find_cycle(folders)
+    assert cycle is None, "package import cycle: " + " -> ".join(cycle)

@@ -145,7 +145,7 @@ def test_bad_settings_fail_in_one_line(override, message):
 
 
 def test_cli_exits_2_with_one_error_line(capsys):
-    from pbrl.plan.__main__ import main
+    from pbrl.cli.plan import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["experiment=mgsm_qwen3_32b", *SLURM_1GPU])
