@@ -17,7 +17,7 @@ from pathlib import Path
 from pbrl.cli.args import CliSpec, examples_from, parse_argv
 from pbrl.cli.errors import fail
 
-STAGES = ("before", "after")
+CHOICES = {"stage": ("before", "after"), "wandb_report": ("true", "false")}
 SPEC = CliSpec(
     prog="python -m pbrl.analysis.report",
     summary="Tables (Markdown, LaTeX, CSV) and plots for one sweep, written into its analysis/ folder.",
@@ -46,10 +46,9 @@ def parse(argv: list[str]) -> dict[str, str]:
     if bare and any(a.startswith("source=") for a in argv):
         fail(f"{bare[0]} and source= both name the source; give one")
     own, _ = parse_argv(SPEC, [f"source={a}" if a in bare else a for a in argv])
-    if own["stage"] not in STAGES:
-        fail(f"stage={own['stage']} is not a stage; choose before or after")
-    if own["wandb_report"] not in ("true", "false"):
-        fail(f"wandb_report={own['wandb_report']} must be true or false")
+    for key, choices in CHOICES.items():
+        if own[key] not in choices:
+            fail(f"{key}={own[key]} is not a choice; choose {' or '.join(choices)}")
     return own
 
 
