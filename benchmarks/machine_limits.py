@@ -12,7 +12,9 @@
    4 x layers x hidden x context per token, the LM head 2 x vocab x hidden per scored position.
    Prefill rows give useful GFLOP/s and % of the peak in the run's dtype (target >= 50 %); decode
    rows give ms a step against the step's bounds, arithmetic (FLOPs / peak) and memory (weight bytes
-   / read rate), and the ratio to the larger (target <= 2x).
+   / read rate), and the ratio to the larger (target <= 2x); beside them, the step's matmuls alone
+   (every weight matrix once at the step's rows, read from memory as in a step): the floor the matmul
+   library leaves before attention, elementwise work and dispatch.
 3. The run's seconds per stage, and the process's peak RSS when each stage ended.
 Prints one table. Threads are set explicitly (OMP_NUM_THREADS and torch.set_num_threads).
 """
@@ -105,12 +107,17 @@ class ForwardLog:
             self.steps[phase].append((seconds, rows, context))
 
 
-def non_embedding_parameters(config) -> int:
-    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+def layer_weight_shapes(config) -> list[tuple[int, int]]:
+    """(out, in) of one decoder layer's weight matrices: q, k, v, o, gate, up, down."""
+    h, i = config.hidden_size, config.intermediate_size
     heads, kv_heads = config.num_attention_heads, getattr(config, "num_key_value_heads", config.num_attention_heads)
     head_dim = getattr(config, "head_dim", None) or h // heads
-    attention = h * heads * head_dim * 2 + h * kv_heads * head_dim * 2
-    return layers * (attention + 3 * h * i)
+    q, kv = heads * head_dim, kv_heads * head_dim
+    return [(q, h), (kv, h), (kv, h), (h, q), (i, h), (i, h), (h, i)]
+
+
+def non_embedding_parameters(config) -> int:
+    return config.num_hidden_layers * sum(out * inner for out, inner in layer_weight_shapes(config))
 
 
 def useful_flops(config, tokens: int, mean_context: float, scored: int) -> float:
@@ -124,9 +131,27 @@ def decode_bound_ms(config, dtype_bytes: int, rows: int, context: int, peak: flo
     """(arithmetic, memory) lower bounds in ms of one decode step of `rows` rows at `context` positions."""
     arithmetic = useful_flops(config, rows, context, rows) / (peak * 1e9) * 1e3
     weights = (non_embedding_parameters(config) + config.vocab_size * config.hidden_size) * dtype_bytes
-    kv = 2 * config.num_hidden_layers * rows * context * getattr(config, "num_key_value_heads", 1) \
-        * (getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads) * dtype_bytes
+    kv_width = layer_weight_shapes(config)[1][0]  # key (and value) heads x head dim
+    kv = 2 * config.num_hidden_layers * rows * context * kv_width * dtype_bytes
     return arithmetic, (weights + kv) / (rate * 1e9) * 1e3
+
+
+def step_matmuls_ms(config, dtype, rows: int, repeats: int = 5) -> float:
+    """Median ms of one decode step's matmuls alone: `rows` rows through distinct weight matrices of
+    every layer's shapes and the LM head (269 MB in bfloat16 for SmolLM2: read from memory, not cache)."""
+    import torch
+    import torch.nn.functional as F
+
+    shapes = layer_weight_shapes(config) * config.num_hidden_layers
+    weights = [torch.randn(out, inner, dtype=dtype) for out, inner in [*shapes, (config.vocab_size, config.hidden_size)]]
+    inputs = {inner: torch.randn(rows, inner, dtype=dtype) for _, inner in shapes}
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        for weight in weights:
+            F.linear(inputs[weight.shape[1]], weight)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:]) * 1e3
 
 
 @contextmanager
@@ -222,9 +247,11 @@ def print_table(args, cfg, config, dtype, peaks, rate, log, summary, wall) -> No
             context = statistics.median(c for _, _, c in steps)
             arithmetic, memory = decode_bound_ms(config, dtype.itemsize, int(rows), int(context), peaks[dtype][1], rate)
             bound = max(arithmetic, memory)
+            matmuls = step_matmuls_ms(config, dtype, int(rows))
             print(f"| {stage} decode: {len(steps)} steps, median {rows:.0f} rows x {context:.0f} positions | "
-                  f"{per_step:.1f} ms a step (bounds: arithmetic {arithmetic:.1f}, memory {memory:.1f}) | "
-                  f"{per_step / bound:.1f}x the larger bound |")
+                  f"{per_step:.1f} ms a step (bounds: arithmetic {arithmetic:.1f}, memory {memory:.1f}; "
+                  f"its matmuls alone {matmuls:.1f}) | {per_step / bound:.1f}x the larger bound "
+                  f"(matmuls alone {matmuls / bound:.1f}x) |")
         else:
             rate_flops = flops / seconds / 1e9
             print(f"| {stage} {kind}: {tokens} tokens in {seconds:.1f} s | {tokens / seconds:.0f} tokens/s, "

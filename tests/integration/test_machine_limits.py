@@ -26,5 +26,6 @@ def test_machine_limits_prints_one_table(tmp_path):
         assert f"| {row}" in text, (row, proc.stdout[-3000:])
     decode = next(line for line in table if line.startswith("| eval_before decode"))
     assert "ms a step (bounds: arithmetic" in decode and "x the larger bound" in decode
+    assert "its matmuls alone" in decode
     prefill = next(line for line in table if line.startswith("| eval_before prefill"))
     assert "useful GFLOP/s" in prefill and "% of the" in prefill

@@ -173,3 +173,37 @@ def test_token_budget_batches_split_long_prompts_only():
     assert token_budget_batches([10] * 5, batch_size=2) == [[0, 1], [2, 3], [4]]
     assert token_budget_batches([10, 10, 10, 40, 40, 40], batch_size=4, max_tokens=80) == [[0, 1, 2], [3, 4], [5]]
     assert token_budget_batches([100, 5], batch_size=4, max_tokens=50) == [[0], [1]]
+
+
+def test_roomy_cache_gives_the_logits_of_a_dynamic_cache(tiny, monkeypatch):
+    """Decoding through `RoomyLayer`s (written in place, regrown when full, rebuilt after a row leaves
+    or a crop) gives a `DynamicCache`'s logits step by step, and keeps the same keys."""
+    import torch
+    from transformers import DynamicCache
+
+    from pbrl.generation import CACHE_ARGUMENT, RoomyLayer, roomy_cache
+
+    monkeypatch.setattr(RoomyLayer, "ROOM", 2)  # regrow every few steps
+    model = tiny.model.eval()
+    ids = torch.randint(3, model.config.vocab_size, (4, 7), generator=torch.Generator().manual_seed(0))
+    caches = {"dynamic": DynamicCache(), "roomy": roomy_cache()}
+    logits = {}
+    with torch.no_grad():
+        for name, cache in caches.items():
+            steps = []
+            out = model(input_ids=ids, use_cache=True, **{CACHE_ARGUMENT: cache}).logits[:, -1]
+            for step in range(6):
+                if step == 2:
+                    cache.batch_select_indices(torch.tensor([0, 2, 3]))  # a row ends
+                    out = out[[0, 2, 3]]
+                if step == 4:
+                    cache.crop(-1)  # drop the last position, then feed it again
+                    out = model(input_ids=token, use_cache=True, **{CACHE_ARGUMENT: cache}).logits[:, -1]
+                token = out.argmax(-1, keepdim=True)
+                out = model(input_ids=token, use_cache=True, **{CACHE_ARGUMENT: cache}).logits[:, -1]
+                steps.append(out)
+            logits[name] = steps
+    assert all(torch.allclose(r, d, atol=1e-5) for r, d in zip(logits["roomy"], logits["dynamic"], strict=True))
+    dynamic, roomy = caches["dynamic"].layers[0], caches["roomy"].layers[0]
+    assert isinstance(roomy, RoomyLayer) and torch.equal(roomy.keys, dynamic.keys)
+    assert roomy.keys.shape[-2] == caches["roomy"].get_seq_length() == 7 + 6
