@@ -9,7 +9,9 @@ smoke test), on `--n` held-out problems in each of `--langs`:
    which `policy.dtype=auto` picks where the CPU multiplies bfloat16 natively;
 2. greedy evaluation in float32: every prompt prefilled whole vs each language's shared exemplar
    prefilled once and the prompts' own tokens on its key/value cache (`pbrl.generation.prefill`);
-3. scoring one GRPO step's rollout (2 prompts x num_generations sampled completions, forward and
+3. greedy evaluation in float32: the linear layers through MKL's sgemm (`F.linear`) vs oneDNN
+   (`pbrl.generation.onednn_linears`);
+4. scoring one GRPO step's rollout (2 prompts x num_generations sampled completions, forward and
    backward in micro-batches of per_device_batch_size rows, the run's dtype and LoRA): TRL's
    `GRPOTrainer` vs pbrl's (`pbrl.algos.grpo.trainer_class`: TRL's trainer with `SharedPromptLogps`,
    each distinct prompt run once and only completion tokens through TRL's fused head).
@@ -25,6 +27,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 
 def compare(name: str, variants: dict, repeats: int, agreement) -> None:
@@ -40,6 +43,14 @@ def compare(name: str, variants: dict, repeats: int, agreement) -> None:
     ma, mb = statistics.median(sa), statistics.median(sb)
     print(f"{name:<22} {a:>9} {ma:9.3f}  {b:>13} {mb:9.3f}  {ma / mb:6.2f}x  {agreement(*outputs.values())}",
           flush=True)
+
+
+def without_onednn(fn):
+    """`fn()` with `pbrl.generation.onednn_linears` switched off: every linear layer through `F.linear`."""
+    import pbrl.generation
+
+    with mock.patch.object(pbrl.generation, "_has_onednn_linear", return_value=False):
+        return fn()
 
 
 def rollout(tokenizer, prompts, completions, pad_id: int):
@@ -114,6 +125,8 @@ def main() -> None:
     del bf16
     compare("greedy eval: prefill", {"whole": lambda: evaluate(fp32, share_prefix=False),
                                      "shared prefix": lambda: evaluate(fp32)}, args.repeats, identical)
+    compare("greedy eval: linears", {"MKL": lambda: without_onednn(lambda: evaluate(fp32)),
+                                     "oneDNN": lambda: evaluate(fp32)}, args.repeats, identical)
     del fp32
     gc.collect()
 

@@ -9,12 +9,15 @@ answers (`greedy_decode`, which also drops each row from the batch as soon as it
 sampling (`model.generate` continuing from the prefilled cache); `share_prefill` makes a model's own
 `generate` do the same for the trainers (TRL's GRPO/RLOO rollouts, pbrl's PPO rollouts). The cache's
 layers (`RoomyLayer`) keep room for the positions to come, so a decode step writes one in place instead
-of copying the whole cache. Answers equal those of plain batched generation up to floating-point rounding.
+of copying the whole cache; on a CPU in float32 the linear layers run through oneDNN (`onednn_linears`).
+Answers equal those of plain batched generation up to floating-point rounding.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Sequence
 
 import torch
@@ -95,18 +98,19 @@ def generate(
     stop_ids = _stop_ids(model, tokenizer)
     prefixes: dict[tuple, list] = {}  # a group's prefix cache, computed once for all its batches
     try:
-        torch.manual_seed(seed)
-        for batch in tqdm(batches, desc=desc, unit="batch", leave=False):
-            idx = [order[j] for j in batch]
-            rows = [token_ids[i] for i in idx for _ in range(k)]
-            ids, mask, cache = prefill(model, rows, tokenizer.pad_token_id, share=share_prefix, prefixes=prefixes)
-            if temperature == 0 and k == 1:
-                new = greedy_decode(model, ids, mask, cache, max_new_tokens, stop_ids)
-            else:
-                new = _sample(model, tokenizer, ids, mask, cache, max_new_tokens, temperature, top_p, min_new_tokens)
-            decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
-            for j, i in enumerate(idx):
-                results[i] = [d.strip() for d in decoded[j * k : (j + 1) * k]]
+        with onednn_linears(model):
+            torch.manual_seed(seed)
+            for batch in tqdm(batches, desc=desc, unit="batch", leave=False):
+                idx = [order[j] for j in batch]
+                rows = [token_ids[i] for i in idx for _ in range(k)]
+                ids, mask, cache = prefill(model, rows, tokenizer.pad_token_id, share=share_prefix, prefixes=prefixes)
+                if temperature == 0 and k == 1:
+                    new = greedy_decode(model, ids, mask, cache, max_new_tokens, stop_ids)
+                else:
+                    new = _sample(model, tokenizer, ids, mask, cache, max_new_tokens, temperature, top_p, min_new_tokens)
+                decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
+                for j, i in enumerate(idx):
+                    results[i] = [d.strip() for d in decoded[j * k : (j + 1) * k]]
     finally:
         model.train(was_training)
     return results
@@ -287,6 +291,38 @@ class RoomyLayer(DynamicLayer):
         return self.keys, self.values
 
 
+@contextmanager
+def onednn_linears(model):
+    """Inside, the model's float32 `nn.Linear`s on a CPU run through oneDNN's matmul, the kernel
+    PyTorch already picks for bfloat16, instead of MKL's sgemm: on a 2-core AMD Zen 2 (AVX2) a decode
+    step's matmuls take 0.6x the time at 1-25 rows and prefill's 0.75x at 256, the same results up to
+    float32 rounding (`benchmarks/cpu_speedups.py`). The op has no backward, so a forward that records
+    gradients keeps `F.linear`; nothing changes on a GPU, in bfloat16, or where the op is missing."""
+    linears = [m for m in model.modules() if type(m) is torch.nn.Linear and m.weight.device.type == "cpu"
+               and m.weight.dtype == torch.float32] if _has_onednn_linear() else []
+    saved = [m.__dict__.get("forward") for m in linears]
+    for m in linears:
+        m.forward = partial(_onednn_linear, m)
+    try:
+        yield
+    finally:
+        for m, forward in zip(linears, saved):
+            if forward is None:
+                del m.forward
+            else:
+                m.forward = forward
+
+
+def _onednn_linear(module: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    if torch.is_grad_enabled() or x.dtype != torch.float32:
+        return torch.nn.functional.linear(x, module.weight, module.bias)
+    return torch.ops.mkldnn._linear_pointwise(x, module.weight, module.bias, "none", [], "")
+
+
+def _has_onednn_linear() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
 def _with_room(cached: torch.Tensor, like: torch.Tensor, length: int, capacity: int) -> torch.Tensor:
     """A buffer shaped like `like` but `capacity` positions long, starting with `cached`'s `length`."""
     buffer = like.new_empty((*like.shape[:-2], capacity, like.shape[-1]))
@@ -379,9 +415,9 @@ def share_prefill(model) -> None:
                 or "past_key_values" in kwargs or kwargs.get("return_dict_in_generate")):
             return plain_generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         rows = [ids[m.bool()].tolist() for ids, m in zip(input_ids, attention_mask)]
-        with torch.no_grad():
+        with torch.no_grad(), onednn_linears(model):
             ids, mask, cache = prefill(model, rows, pad_id=int(model.generation_config.pad_token_id or 0))
-        out = plain_generate(input_ids=ids, attention_mask=mask, **{CACHE_ARGUMENT: cache}, **kwargs)
+            out = plain_generate(input_ids=ids, attention_mask=mask, **{CACHE_ARGUMENT: cache}, **kwargs)
         return torch.cat([input_ids, out[:, ids.shape[1]:]], dim=1)
 
     model.generate = generate_with_shared_prefill

@@ -91,15 +91,16 @@ def sample(model, tokenizer, prompt_ids: list[list[int]], *, max_new_tokens: int
     (temperature, top_p, top_k; no other logits processor of the model's defaults)."""
     from transformers import GenerationConfig
 
-    from pbrl.generation import CACHE_ARGUMENT, prefill
+    from pbrl.generation import CACHE_ARGUMENT, onednn_linears, prefill
 
     generation_config = GenerationConfig(
         do_sample=True, temperature=temperature, top_p=top_p, top_k=top_k, max_new_tokens=max_new_tokens,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=sorted(eos_ids), use_cache=True,
     )
-    input_ids, attention, cache = prefill(model, prompt_ids, tokenizer.pad_token_id)
-    out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=generation_config,
-                         **{CACHE_ARGUMENT: cache})
+    with onednn_linears(model):
+        input_ids, attention, cache = prefill(model, prompt_ids, tokenizer.pad_token_id)
+        out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=generation_config,
+                             **{CACHE_ARGUMENT: cache})
     generated = out[:, input_ids.shape[1]:].cpu()
     return [row[:length] for row, length in zip(generated.tolist(), completion_lengths(generated, eos_ids))]
 

@@ -53,6 +53,7 @@ CASES = {
         (r"^comparison\s+a\s+seconds\s+b\s+seconds\s+a/b\s+agreement$",
          rf"^greedy eval: dtype\s+float32{AB}\s+bfloat16{AB}\d+\.\d\dx\s+\d/6 identical answers$",
          rf"^greedy eval: prefill\s+whole{AB}\s+shared prefix{AB}\d+\.\d\dx\s+\d/6 identical answers$",
+         rf"^greedy eval: linears\s+MKL{AB}\s+oneDNN{AB}\d+\.\d\dx\s+\d/6 identical answers$",
          rf"^GRPO scoring \(float32\)\s+TRL{AB}\s+pbrl{AB}\d+\.\d\dx\s+max \|Δ log-prob\| \d\.\de[+-]\d\d$")),
     "default_run": Case(
         "default_run", ("--threads", "1", *TINY_RUN),

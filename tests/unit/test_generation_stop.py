@@ -207,3 +207,44 @@ def test_roomy_cache_gives_the_logits_of_a_dynamic_cache(tiny, monkeypatch):
     dynamic, roomy = caches["dynamic"].layers[0], caches["roomy"].layers[0]
     assert isinstance(roomy, RoomyLayer) and torch.equal(roomy.keys, dynamic.keys)
     assert roomy.keys.shape[-2] == caches["roomy"].get_seq_length() == 7 + 6
+
+
+def test_onednn_linears_keep_logits_answers_and_gradients(tiny, monkeypatch):
+    """Inside `onednn_linears` a no-grad forward runs every float32 linear layer through oneDNN (the
+    same logits up to rounding, the same greedy answers); a forward that records gradients keeps
+    `F.linear` (oneDNN's op has no backward), and leaving restores each layer's own forward."""
+    import torch
+
+    import pbrl.generation
+    from pbrl.generation import onednn_linears
+
+    if not pbrl.generation._has_onednn_linear():
+        pytest.skip("this PyTorch build has no oneDNN linear op")
+    model = tiny.model.eval()
+    linears = [m for m in model.modules() if type(m) is torch.nn.Linear]
+    calls = []
+    onednn = pbrl.generation._onednn_linear
+    monkeypatch.setattr(pbrl.generation, "_onednn_linear", lambda m, x: calls.append(torch.is_grad_enabled())
+                        or onednn(m, x))
+    ids = torch.randint(3, model.config.vocab_size, (3, 9), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        plain = model(input_ids=ids).logits
+        with onednn_linears(model):
+            fast = model(input_ids=ids).logits
+    assert calls and not any(calls) and len(calls) == len(linears)
+    assert torch.allclose(fast, plain, atol=1e-5)
+
+    def gradients():
+        model.zero_grad(set_to_none=True)
+        model(input_ids=ids).logits.logsumexp(-1).sum().backward()
+        return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    expected = gradients()
+    with onednn_linears(model):
+        assert all(torch.equal(a, b) for a, b in zip(gradients(), expected, strict=True))
+    assert all("forward" not in m.__dict__ for m in linears)
+
+    prompts = [f"Question: {a} + {b}?\nAnswer:" for a, b in [(2, 3), (10, 4), (7, 7), (12, 30)]]
+    fast_answers = generate(model, tiny.tokenizer, prompts, max_new_tokens=12, batch_size=2)
+    monkeypatch.setattr(pbrl.generation, "_has_onednn_linear", lambda: False)
+    assert generate(model, tiny.tokenizer, prompts, max_new_tokens=12, batch_size=2) == fast_answers
