@@ -37,19 +37,27 @@ DECODE_ROWS = 32
 
 
 def matmul_peak(dtype, rows: int, inner: int, out: int, seconds: float = 1.0) -> float:
-    """GFLOP/s of [rows, inner] @ [inner, out] in `dtype`, best of repeated timings over ~`seconds`."""
+    """GFLOP/s of [rows, inner] @ [inner, out] in `dtype`, best of repeated timings over ~`seconds`,
+    of PyTorch's matmul and of a linear layer as generation runs it (`pbrl.generation.onednn_linears`:
+    oneDNN's kernel in float32 too, faster than MKL's on some CPUs)."""
     import torch
 
-    a, b = torch.randn(rows, inner, dtype=dtype), torch.randn(inner, out, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    best, spent = float("inf"), 0.0
-    while spent < seconds:
-        start = time.perf_counter()
-        for _ in range(5):
-            a @ b
-        elapsed = (time.perf_counter() - start) / 5
-        best, spent = min(best, elapsed), spent + 5 * elapsed
+    from pbrl.generation import onednn_linears
+
+    a, layer = torch.randn(rows, inner, dtype=dtype), torch.nn.Linear(inner, out, bias=False, dtype=dtype)
+    b = layer.weight.detach().t().contiguous()
+    best = float("inf")
+    with torch.no_grad(), onednn_linears(layer):
+        for multiply in (lambda: a @ b, lambda: layer(a)):
+            for _ in range(3):
+                multiply()
+            spent = 0.0
+            while spent < seconds:
+                start = time.perf_counter()
+                for _ in range(5):
+                    multiply()
+                elapsed = (time.perf_counter() - start) / 5
+                best, spent = min(best, elapsed), spent + 5 * elapsed
     return 2 * rows * inner * out / best / 1e9
 
 
@@ -137,20 +145,23 @@ def decode_bound_ms(config, dtype_bytes: int, rows: int, context: int, peak: flo
 
 
 def step_matmuls_ms(config, dtype, rows: int, repeats: int = 5) -> float:
-    """Median ms of one decode step's matmuls alone: `rows` rows through distinct weight matrices of
-    every layer's shapes and the LM head (269 MB in bfloat16 for SmolLM2: read from memory, not cache)."""
+    """Median ms of one decode step's matmuls alone: `rows` rows through distinct linear layers of
+    every layer's shapes and the LM head (269 MB in bfloat16 for SmolLM2: read from memory, not cache),
+    with the kernels generation picks (`pbrl.generation.onednn_linears`)."""
     import torch
-    import torch.nn.functional as F
 
-    shapes = layer_weight_shapes(config) * config.num_hidden_layers
-    weights = [torch.randn(out, inner, dtype=dtype) for out, inner in [*shapes, (config.vocab_size, config.hidden_size)]]
+    from pbrl.generation import onednn_linears
+
+    shapes = [*layer_weight_shapes(config) * config.num_hidden_layers, (config.vocab_size, config.hidden_size)]
+    layers = torch.nn.ModuleList(torch.nn.Linear(inner, out, bias=False, dtype=dtype) for out, inner in shapes)
     inputs = {inner: torch.randn(rows, inner, dtype=dtype) for _, inner in shapes}
     times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        for weight in weights:
-            F.linear(inputs[weight.shape[1]], weight)
-        times.append(time.perf_counter() - start)
+    with torch.no_grad(), onednn_linears(layers):
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            for layer in layers:
+                layer(inputs[layer.in_features])
+            times.append(time.perf_counter() - start)
     return statistics.median(times[1:]) * 1e3
 
 

@@ -295,9 +295,11 @@ class RoomyLayer(DynamicLayer):
 def onednn_linears(model):
     """Inside, the model's float32 `nn.Linear`s on a CPU run through oneDNN's matmul, the kernel
     PyTorch already picks for bfloat16, instead of MKL's sgemm: on a 2-core AMD Zen 2 (AVX2) a decode
-    step's matmuls take 0.6x the time at 1-25 rows and prefill's 0.75x at 256, the same results up to
-    float32 rounding (`benchmarks/cpu_speedups.py`). The op has no backward, so a forward that records
-    gradients keeps `F.linear`; nothing changes on a GPU, in bfloat16, or where the op is missing."""
+    step's matmuls take 0.6x the time at 1-25 rows and a prefill's 0.75x at 256, the same results up
+    to float32 rounding; the default's evaluation 0.84x (`benchmarks/cpu_speedups.py`). Like every
+    oneDNN op it keeps each shape it has run (~0.7 MB each, up to 1024; the default run: +0.3 GB peak
+    RSS). The op has no backward, so a forward that records gradients keeps `F.linear`; nothing
+    changes on a GPU, in bfloat16, or where the op is missing."""
     linears = [m for m in model.modules() if type(m) is torch.nn.Linear and m.weight.device.type == "cpu"
                and m.weight.dtype == torch.float32] if _has_onednn_linear() else []
     saved = [m.__dict__.get("forward") for m in linears]
